@@ -1,0 +1,63 @@
+/* evidencekb: sortable evidence tables and the design filter. No external code. */
+(function () {
+  function cellValue(row, i) {
+    var cell = row.children[i];
+    var text = cell ? cell.textContent.trim() : "";
+    var num = parseFloat(text.replace(/[^0-9.\-]/g, ""));
+    return /^[0-9.\-—\s]+$/.test(text) && !isNaN(num) ? num : text.toLowerCase();
+  }
+  function makeSortable(table) {
+    if (table.dataset.ekbSortable) return;
+    table.dataset.ekbSortable = "1";
+    table.classList.add("ekb-sortable");
+    var headers = table.querySelectorAll("thead th");
+    headers.forEach(function (th, i) {
+      th.setAttribute("tabindex", "0");
+      th.setAttribute("aria-sort", "none");
+      function sort() {
+        var asc = th.getAttribute("aria-sort") !== "ascending";
+        headers.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+        th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a, i), y = cellValue(b, i);
+          if (x < y) return asc ? -1 : 1;
+          if (x > y) return asc ? 1 : -1;
+          return 0;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      }
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); } });
+    });
+  }
+  function setupFilters() {
+    var buttons = document.querySelectorAll(".ekb-filter");
+    buttons.forEach(function (b) {
+      b.addEventListener("click", function () {
+        var d = b.dataset.design;
+        buttons.forEach(function (x) { x.setAttribute("aria-pressed", x === b ? "true" : "false"); });
+        document.querySelectorAll(".ekb-design-group").forEach(function (g) {
+          g.hidden = !(d === "all" || g.dataset.design === d);
+        });
+      });
+    });
+  }
+  function setupCopy() {
+    document.querySelectorAll("[data-ekb-copy]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var target = document.getElementById(b.dataset.ekbCopy);
+        if (target && navigator.clipboard) navigator.clipboard.writeText(target.textContent.trim());
+      });
+    });
+  }
+  function init() {
+    document.querySelectorAll(".ekb-table table").forEach(makeSortable);
+    setupFilters();
+    setupCopy();
+  }
+  if (window.document$ && window.document$.subscribe) { window.document$.subscribe(init); }
+  else if (document.readyState !== "loading") { init(); }
+  else { document.addEventListener("DOMContentLoaded", init); }
+})();

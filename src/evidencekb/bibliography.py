@@ -1,0 +1,360 @@
+"""Load BibTeX files into entries plus located diagnostics.
+
+Every ``.bib`` file is parsed on its own (so each problem keeps its file and
+line), with ``@string`` macros shared across all files. Nothing is dropped in
+silence: a block that does not parse, a duplicate key or a missing field each
+become a :class:`~evidencekb.diagnostics.Diagnostic`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import bibtexparser
+from bibtexparser import model
+
+from . import latex
+from .diagnostics import Diagnostic, diag, did_you_mean
+
+__all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "REQUIRED_FIELDS"]
+
+#: Study designs, strongest first (the rank used by the verdict ceiling).
+DESIGNS: tuple[str, ...] = (
+    "systematic-review", "rct", "cohort", "case-control", "cross-sectional",
+    "case-series", "case-report", "imaging", "cadaver", "lab", "model",
+    "narrative-review", "expert-opinion",
+)
+
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "article": ("author", "title", "journal", "year"),
+    "book": ("title", "publisher", "year"),
+    "incollection": ("author", "title", "booktitle", "publisher", "year"),
+    "inproceedings": ("author", "title", "booktitle", "year"),
+    "phdthesis": ("author", "title", "school", "year"),
+    "mastersthesis": ("author", "title", "school", "year"),
+    "techreport": ("author", "title", "institution", "year"),
+    "online": ("title", "url"),
+    "misc": ("title",),
+}
+_MONTHS = {m: str(i) for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+_PMID = re.compile(r"^\d{1,9}$")
+_PMCID = re.compile(r"^PMC\d+$")
+_YEAR = re.compile(r"^\d{4}$")
+_SWALLOWED = re.compile(r"[}\"]\s*([A-Za-z][\w-]*)\s*=\s*[{\"]")
+_ABBREV_PAGES = re.compile(r"^(\d+)\s*-{1,2}\s*(\d+)$")
+
+
+@dataclass
+class Entry:
+    """One BibTeX entry: raw (macro-resolved, still LaTeX) fields and its place."""
+
+    key: str
+    type: str
+    fields: dict[str, str]
+    path: str
+    line: int
+    raw: str = ""
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def text(self, name: str) -> str:
+        """A field decoded to plain Unicode text ('' when absent)."""
+        value = self.fields.get(name)
+        if not value:
+            return ""
+        try:
+            return latex.decode(value)
+        except latex.LatexError:
+            return value
+
+    def spans(self, name: str) -> list[latex.Span]:
+        return latex.parse(self.fields.get(name, ""))
+
+    def html(self, name: str) -> str:
+        try:
+            return latex.to_html(self.spans(name))
+        except latex.LatexError:
+            import html as _html
+
+            return _html.escape(self.fields.get(name, ""))
+
+    @property
+    def design(self) -> str:
+        return self.fields.get("design", "").strip()
+
+    @property
+    def doi(self) -> str:
+        return self.fields.get("doi", "").strip()
+
+    @property
+    def year(self) -> str:
+        return self.text("year")
+
+    def line_of(self, name: str) -> int:
+        return self.field_lines.get(name, self.line)
+
+
+@dataclass
+class Bibliography:
+    """All entries by key, in file order, plus the diagnostics of loading them."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    strings: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.entries
+
+    def __getitem__(self, key: str) -> Entry:
+        return self.entries[key]
+
+    def get(self, key: str) -> Entry | None:
+        return self.entries.get(key)
+
+    def suggest(self, key: str) -> str:
+        return did_you_mean(key, self.entries)
+
+    @cached_property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for e in self.entries.values():
+            h.update(repr((e.key, e.type, sorted(e.fields.items()))).encode())
+        return h.hexdigest()
+
+
+def _split_concat(value: str) -> list[str]:
+    """Split a raw BibTeX value on top-level ``#``."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for i, c in enumerate(value):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif c == '"' and depth == 0 and (i == 0 or value[i - 1] != "\\"):
+            quoted = not quoted
+        elif c == "#" and depth == 0 and not quoted:
+            parts.append(value[start:i].strip())
+            start = i + 1
+    parts.append(value[start:].strip())
+    return parts
+
+
+def _resolve(value: str, strings: Mapping[str, str]) -> tuple[str, list[str]]:
+    """Resolve a raw value: strip delimiters, expand macros. Returns (value, unknown macros)."""
+    out, unknown = [], []
+    for part in _split_concat(value):
+        if len(part) >= 2 and (part[0], part[-1]) in {("{", "}"), ('"', '"')}:
+            out.append(part[1:-1])
+        elif part.isdigit():
+            out.append(part)
+        elif part.lower() in strings:
+            out.append(strings[part.lower()])
+        elif part.lower() in _MONTHS:
+            out.append(_MONTHS[part.lower()])
+        else:
+            unknown.append(part)
+            out.append(part)
+    return "".join(out), unknown
+
+
+def _parse_file(text: str) -> model.Library:
+    # bibtexparser reports syntax errors through logging as well as in failed
+    # blocks; we report the failed blocks ourselves, located.
+    logger = logging.getLogger("bibtexparser")
+    old = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return bibtexparser.parse_string(text, parse_stack=[])
+    finally:
+        logger.setLevel(old)
+
+
+def _read(path: Path, display: str, diags: list[Diagnostic]) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        diags.append(diag(display, 1, 1, "bib-read", f"cannot read file: {exc.strerror}."))
+        return None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        diags.append(diag(display, line, 1, "bib-read",
+                          "not UTF-8 text; save the file as UTF-8 (binary or another encoding?)."))
+        return None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        diags.append(diag(display, line, 1, "bib-read", "contains NUL bytes; is this a binary file?"))
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _block_message(block: model.ParsingFailedBlock) -> str:
+    error = str(getattr(block, "error", "") or "").strip().splitlines()
+    first = error[0] if error else "syntax error"
+    raw = block.raw.lstrip()
+    head = raw.split("\n", 1)[0][:60]
+    return f"cannot parse block '{head}': {first} Check for a missing comma, brace or quote."
+
+
+def load_text(sources: Iterable[tuple[str, str]]) -> Bibliography:
+    """Load (display path, text) pairs. Pure: no file system access."""
+    bib = Bibliography()
+    libs: list[tuple[str, model.Library]] = []
+    for display, text in sources:
+        bib.files.append(display)
+        lib = _parse_file(text)
+        libs.append((display, lib))
+        for s in lib.strings:
+            value, _ = _resolve(s.value, bib.strings)
+            bib.strings[s.key.lower()] = value
+    seen: dict[str, Entry] = {}
+    for display, lib in libs:
+        for block in lib.blocks:
+            line = block.start_line + 1
+            if isinstance(block, model.DuplicateFieldKeyBlock):
+                dup = block.ignore_error_block
+                bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-field",
+                                            f"entry '{getattr(dup, 'key', '?')}' names a field twice: {block.error}"))
+                if isinstance(dup, model.Entry):
+                    _add_entry(bib, seen, dup, display)
+            elif isinstance(block, model.DuplicateBlockKeyBlock):
+                _add_entry(bib, seen, block.ignore_error_block, display)
+            elif isinstance(block, model.ParsingFailedBlock):
+                bib.diagnostics.append(diag(display, line, 1, "bib-syntax", _block_message(block)))
+            elif isinstance(block, model.Entry):
+                _add_entry(bib, seen, block, display)
+    return bib
+
+
+def _add_entry(bib: Bibliography, seen: dict[str, Entry], block: model.Entry, display: str) -> None:
+    line = block.start_line + 1
+    fields: dict[str, str] = {}
+    field_lines: dict[str, int] = {}
+    for f in block.fields:
+        name = f.key.lower()
+        value, unknown = _resolve(f.value, bib.strings)
+        fline = line + _line_offset(block.raw, f.key)
+        for macro in unknown:
+            bib.diagnostics.append(diag(display, fline, 1, "bib-unknown-string",
+                                        f"field '{name}' of '{block.key}' uses @string '{macro}', which no .bib file defines."
+                                        + did_you_mean(macro.lower(), bib.strings)))
+        swallowed = _SWALLOWED.search(value)
+        if swallowed:
+            bib.diagnostics.append(diag(display, fline, 1, "bib-syntax",
+                                        f"field '{name}' of '{block.key}' runs into field '{swallowed.group(1)}': "
+                                        f"is a comma missing before '{swallowed.group(1)}'?"))
+        fields[name] = value
+        field_lines[name] = fline
+    entry = Entry(block.key, block.entry_type.lower(), fields, display, line, block.raw, field_lines)
+    folded = block.key.lower()
+    if folded in seen:
+        first = seen[folded]
+        bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-key",
+                                    f"key '{block.key}' is already used at {first.path}:{first.line}; "
+                                    "rename one of them (keys are compared without case)."))
+        return
+    seen[folded] = entry
+    bib.entries[block.key] = entry
+
+
+def _line_offset(raw: str, name: str) -> int:
+    m = re.search(rf"(?im)[,{{\s]{re.escape(name)}\s*=", raw)
+    return raw.count("\n", 0, m.start() + 1) if m else 0
+
+
+def load(paths: Iterable[Path], root: Path | None = None) -> Bibliography:
+    """Load .bib files from disk; paths are shown relative to ``root``."""
+    sources: list[tuple[str, str]] = []
+    diags: list[Diagnostic] = []
+    for path in paths:
+        display = _display(path, root)
+        text = _read(path, display, diags)
+        if text is not None:
+            sources.append((display, text))
+    bib = load_text(sources)
+    bib.diagnostics[:0] = diags
+    return bib
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+def find_bib_files(root: Path, spec: str | list[str]) -> list[Path]:
+    """Every .bib file under the configured paths (files or folders), sorted."""
+    specs = [spec] if isinstance(spec, str) else list(spec)
+    out: list[Path] = []
+    for s in specs:
+        p = (root / s)
+        if p.is_dir():
+            out.extend(sorted(p.rglob("*.bib")))
+        elif p.exists():
+            out.append(p)
+    return out
+
+
+def lint(bib: Bibliography) -> list[Diagnostic]:
+    """Field-level checks on loaded entries: required fields, identifiers, years, designs."""
+    out: list[Diagnostic] = []
+    for e in bib.entries.values():
+        def at(name: str) -> tuple[str, int, int]:
+            return e.path, e.line_of(name), 1
+
+        for name in REQUIRED_FIELDS.get(e.type, ()):
+            if name == "author" and e.type == "book" and "editor" in e.fields:
+                continue
+            if not e.fields.get(name, "").strip():
+                out.append(diag(e.path, e.line, 1, "bib-missing-field",
+                                f"@{e.type} '{e.key}' lacks required field '{name}'; "
+                                f"an @{e.type} needs {', '.join(REQUIRED_FIELDS[e.type])}."))
+        for name, value in e.fields.items():
+            try:
+                latex.parse(value)
+            except latex.LatexError as exc:
+                out.append(diag(*at(name), "bib-syntax", f"field '{name}' of '{e.key}': {exc}."))
+        checks = (("doi", _DOI, "a DOI looks like 10.1234/abc (no https://doi.org/ prefix)"),
+                  ("pmid", _PMID, "a PMID is digits only"),
+                  ("pmcid", _PMCID, "a PMCID looks like PMC1234567"))
+        for name, rx, hint in checks:
+            v = e.fields.get(name, "").strip()
+            if v and not rx.match(v):
+                out.append(diag(*at(name), "bib-bad-identifier", f"'{e.key}' has {name} '{v}': {hint}."))
+        url = e.fields.get("url", "").strip()
+        if url and not re.match(r"^https?://", url):
+            out.append(diag(*at("url"), "bib-bad-identifier",
+                            f"'{e.key}' has url '{url}': only http(s) URLs are linked."))
+        if e.type == "article" and not (e.fields.get("doi") or e.fields.get("pmid")):
+            out.append(diag(e.path, e.line, 1, "bib-no-identifier",
+                            f"article '{e.key}' has neither doi nor pmid; add one so readers can find it."))
+        year = e.text("year")
+        if year and (not _YEAR.match(year) or not 1800 <= int(year) <= 2100):
+            out.append(diag(*at("year"), "bib-bad-year", f"'{e.key}' has year '{year}'; write a four-digit year."))
+        if e.design and e.design not in DESIGNS:
+            out.append(diag(*at("design"), "bib-unknown-design",
+                            f"'{e.key}' has design '{e.design}'; allowed: {', '.join(DESIGNS)}."
+                            + did_you_mean(e.design, DESIGNS)))
+        m = _ABBREV_PAGES.match(e.fields.get("pages", "").strip())
+        if m and len(m.group(2)) < len(m.group(1)):
+            out.append(diag(*at("pages"), "bib-abbreviated-pages",
+                            f"'{e.key}' has pages '{m.group(0)}'; write the range in full with '--'."))
+    return out

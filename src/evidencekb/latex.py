@@ -1,0 +1,306 @@
+"""Decode BibTeX field values (LaTeX) into styled spans of Unicode text.
+
+A field value becomes a list of :class:`Span`: plain Unicode text with a
+style (italic, bold, superscript, subscript) and a ``protected`` flag for text
+inside braces, whose case a style must not change. From spans we render plain
+text, escaped HTML, and pandoc's sentence case for titles.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import re
+from dataclasses import dataclass, replace
+
+import latexcodec  # noqa: F401  (registers the "ulatex" codec)
+
+__all__ = ["Span", "parse", "to_text", "to_html", "sentence_case", "decode"]
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    protected: bool = False
+    style: frozenset[str] = frozenset()
+
+
+_STYLE_COMMANDS = {
+    "textit": "i", "emph": "i", "mkbibemph": "i", "textsl": "i", "it": "i", "em": "i",
+    "textbf": "b", "mkbibbold": "b", "bf": "b",
+    "textsuperscript": "sup", "mkbibsuperscript": "sup",
+    "textsubscript": "sub", "mkbibsubscript": "sub",
+    "textsc": "", "textrm": "", "textup": "", "textnormal": "", "texttt": "", "mbox": "",
+    "url": "", "nolinkurl": "",
+}
+_SYMBOLS = {
+    "&": "&", "%": "%", "$": "$", "#": "#", "_": "_", "{": "{", "}": "}", " ": " ",
+    "textendash": "–", "textemdash": "—", "ldots": "…", "dots": "…", "textellipsis": "…",
+    "textasciitilde": "~", "textbackslash": "\\", "textquoteright": "’", "textquoteleft": "‘",
+    "textregistered": "®", "texttrademark": "™", "textcopyright": "©", "S": "§", "P": "¶",
+    "ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å",
+    "AA": "Å", "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ", "textdegree": "°", "degree": "°",
+    "textpm": "±", "texttimes": "×", "textmu": "µ", "textperthousand": "‰",
+}
+_MATH = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
+    "zeta": "ζ", "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
+    "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "chi": "χ",
+    "psi": "ψ", "omega": "ω", "Delta": "Δ", "Gamma": "Γ", "Sigma": "Σ", "Omega": "Ω",
+    "pm": "±", "times": "×", "cdot": "·", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥",
+    "neq": "≠", "approx": "≈", "sim": "∼", "infty": "∞", "circ": "°", "degree": "°",
+    "rightarrow": "→", "to": "→", "leftarrow": "←", "uparrow": "↑", "downarrow": "↓",
+    "%": "%", "prime": "′", "ldots": "…", "cdots": "⋯", "lt": "<", "gt": ">",
+}
+_ACCENTS = set("`'^\"~=.") | {"u", "v", "H", "c", "d", "b", "r", "t", "k"}
+_CMD = re.compile(r"\\([A-Za-z]+|.)")
+
+
+class LatexError(ValueError):
+    """Raised for LaTeX that cannot be decoded (for example unbalanced braces)."""
+
+
+def _accent(cmd: str, arg: str) -> str:
+    try:
+        return codecs.decode(f"\\{cmd}{{{arg}}}", "ulatex").strip("{}")
+    except Exception:  # pragma: no cover - latexcodec is lenient
+        return arg
+
+
+class _Parser:
+    def __init__(self, src: str) -> None:
+        self.s = src
+        self.i = 0
+        self.out: list[Span] = []
+
+    def emit(self, text: str, protected: bool, style: frozenset[str]) -> None:
+        if not text:
+            return
+        if self.out and self.out[-1].protected == protected and self.out[-1].style == style:
+            last = self.out[-1]
+            self.out[-1] = Span(last.text + text, protected, style)
+        else:
+            self.out.append(Span(text, protected, style))
+
+    def group(self) -> str:
+        """Read a balanced {...} group starting at self.i and return its inside."""
+        depth, start = 0, self.i
+        while self.i < len(self.s):
+            c = self.s[self.i]
+            if c == "\\":
+                self.i += 2
+                continue
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    self.i += 1
+                    return self.s[start + 1 : self.i - 1]
+            self.i += 1
+        raise LatexError(f"unbalanced braces in {self.s!r}")
+
+    def arg(self) -> str:
+        while self.i < len(self.s) and self.s[self.i] == " ":
+            self.i += 1
+        if self.i < len(self.s) and self.s[self.i] == "{":
+            return self.group()
+        if self.i < len(self.s):
+            self.i += 1
+            return self.s[self.i - 1]
+        return ""
+
+    def run(self, protected: bool = False, style: frozenset[str] = frozenset()) -> list[Span]:
+        s = self.s
+        buf: list[str] = []
+
+        def flush() -> None:
+            self.emit("".join(buf), protected, style)
+            buf.clear()
+
+        while self.i < len(s):
+            c = s[self.i]
+            if c == "{":
+                flush()
+                inner = self.group()
+                for span in _Parser(inner).run(True, style):
+                    self.emit(span.text, True, span.style)
+            elif c == "}":
+                raise LatexError(f"unbalanced braces in {s!r}")
+            elif c == "\\":
+                m = _CMD.match(s, self.i)
+                assert m is not None
+                name = m.group(1)
+                self.i = m.end()
+                if name in _ACCENTS:
+                    buf.append(_accent(name, self.arg()))
+                elif name in _STYLE_COMMANDS:
+                    flush()
+                    tag = _STYLE_COMMANDS[name]
+                    if name in {"it", "em", "bf"}:
+                        continue  # declarations: the style of the enclosing group
+                    inner = self.arg()
+                    new_style = style | {tag} if tag else style
+                    for span in _Parser(inner).run(protected, new_style):
+                        self.emit(span.text, span.protected, span.style)
+                elif name in _SYMBOLS:
+                    buf.append(_SYMBOLS[name])
+                    if name.isalpha() and self.i < len(s) and s[self.i] == " ":
+                        self.i += 1  # a control word eats the following space
+                else:
+                    # An unknown command: keep its argument, drop the command.
+                    if self.i < len(s) and s[self.i] == "{":
+                        buf.append(_Parser(self.arg()).plain())
+            elif c == "$":
+                flush()
+                end = s.find("$", self.i + 1)
+                if end < 0:
+                    raise LatexError(f"unclosed $ in {s!r}")
+                for span in _math(s[self.i + 1 : end], style):
+                    self.emit(span.text, True, span.style)
+                self.i = end + 1
+            elif c == "~":
+                buf.append("\u00a0")
+                self.i += 1
+            elif s.startswith("---", self.i):
+                buf.append("—")
+                self.i += 3
+            elif s.startswith("--", self.i):
+                buf.append("–")
+                self.i += 2
+            elif s.startswith("``", self.i):
+                buf.append("“")
+                self.i += 2
+            elif s.startswith("''", self.i):
+                buf.append("”")
+                self.i += 2
+            else:
+                buf.append(c)
+                self.i += 1
+        flush()
+        return self.out
+
+    def plain(self) -> str:
+        return "".join(span.text for span in self.run())
+
+
+def _math(src: str, style: frozenset[str]) -> list[Span]:
+    out: list[Span] = []
+    i = 0
+    while i < len(src):
+        c = src[i]
+        if c == "\\":
+            m = _CMD.match(src, i)
+            assert m is not None
+            out.append(Span(_MATH.get(m.group(1), m.group(1)), True, style))
+            i = m.end()
+        elif c in "^_":
+            tag = "sup" if c == "^" else "sub"
+            i += 1
+            if i < len(src) and src[i] == "{":
+                depth, j = 0, i
+                while j < len(src):
+                    depth += {"{": 1, "}": -1}.get(src[j], 0)
+                    if depth == 0:
+                        break
+                    j += 1
+                inner, i = src[i + 1 : j], j + 1
+            else:
+                inner, i = src[i : i + 1], i + 1
+            out.extend(Span(sp.text, True, style | {tag}) for sp in _math(inner, style))
+        elif c in "{}":
+            i += 1
+        else:
+            out.append(Span(c, True, style))
+            i += 1
+    return out
+
+
+def parse(value: str) -> list[Span]:
+    """Parse a BibTeX field value. Raises :class:`LatexError` on bad input."""
+    value = re.sub(r"\s+", " ", value).strip()
+    return _Parser(value).run()
+
+
+def to_text(spans: list[Span]) -> str:
+    return "".join(span.text for span in spans)
+
+
+def decode(value: str) -> str:
+    """LaTeX field value to plain Unicode text."""
+    return to_text(parse(value))
+
+
+_TAGS = ("i", "b", "sup", "sub")
+
+
+def to_html(spans: list[Span]) -> str:
+    """Render spans as HTML; all text is escaped."""
+    parts = []
+    for span in spans:
+        text = html.escape(span.text, quote=False)
+        for tag in _TAGS:
+            if tag in span.style:
+                text = f"<{tag}>{text}</{tag}>"
+        parts.append(text)
+    return "".join(parts)
+
+
+_WORD = re.compile(r"[^\s\-–—/]+")
+_SENTENCE_END = re.compile(r"[:?!.]\s*$")
+
+
+def _is_capitalized(word: str) -> bool:
+    letters = [c for c in word if c.isalpha()]
+    return bool(letters) and letters[0].isupper() and all(not c.isupper() for c in letters[1:])
+
+
+def _cap_first(word: str) -> str:
+    for k, c in enumerate(word):
+        if c.isalpha():
+            return word[:k] + c.upper() + word[k + 1 :]
+    return word
+
+
+def sentence_case(spans: list[Span]) -> list[Span]:
+    """Pandoc's conversion of a BibTeX title to sentence case.
+
+    Capitalised words are lower-cased unless protected by braces; words with
+    inner capitals (``McDonald``, ``ITBS``) are kept; the first word and the
+    first word after ``:``, ``?``, ``!`` or ``.`` get a capital. Straight
+    apostrophes become typographic ones, as pandoc prints them.
+    """
+    out: list[Span] = []
+    at_start = True
+    prev_text = ""
+    for span in spans:
+        if span.protected:
+            out.append(span)
+            if span.text.strip():
+                at_start = False
+                prev_text = span.text
+            continue
+        text = span.text.replace("'", "’")
+        pieces: list[str] = []
+        pos = 0
+        for m in _WORD.finditer(text):
+            gap = text[pos : m.start()]
+            pieces.append(gap)
+            word = m.group(0)
+            context = prev_text + "".join(pieces)
+            starts_sentence = at_start or (
+                bool(_SENTENCE_END.search(context)) and (gap != "" or context[-1:].isspace())
+            )
+            hyphen_joined = context[-1:] in "-–—/" and context != ""
+            if starts_sentence and not hyphen_joined:
+                word = _cap_first(word)
+            elif _is_capitalized(word):
+                word = word.lower()
+            at_start = False
+            pieces.append(word)
+            pos = m.end()
+        pieces.append(text[pos:])
+        new_text = "".join(pieces)
+        out.append(replace(span, text=new_text))
+        prev_text = (prev_text + new_text)[-4:]
+    return out

@@ -1,0 +1,184 @@
+"""Python-Markdown extension: pandoc citations and a per-page reference list.
+
+Works in any Python-Markdown host (MkDocs, ProperDocs, Zensical, docstrings).
+Standalone it loads the configured ``.bib`` files itself; inside MkDocs the
+plugin hands it a shared :class:`CitationContext` so that every file is parsed
+once per build and every entry formatted once per style.
+
+    md = markdown.Markdown(extensions=["evidencekb"],
+                           extension_configs={"evidencekb": {"bibliography": ["references"]}})
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as etree
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from markdown import Markdown
+from markdown.extensions import Extension
+from markdown.inlinepatterns import InlineProcessor
+from markdown.preprocessors import Preprocessor
+from markdown.treeprocessors import Treeprocessor
+
+from . import bibliography as bibmod
+from .bibliography import Bibliography
+from .citations import CITATION_RE, Cluster, match_to_cluster
+from .csl import Formatter, get_style
+from .render import PageCitations, render_cluster, render_reference_list
+
+__all__ = ["CitationExtension", "CitationContext", "PageResult", "makeExtension"]
+
+MARKER = "<!-- references -->"
+_MARKER_TOKEN = "EVIDENCEKBREFERENCESMARKER7f3a"
+_PLACEHOLDER_TAG = "evidencekb-cite"
+
+
+@dataclass
+class PageResult:
+    """What one conversion cited: numbered keys, clusters, and unknown keys."""
+
+    citations: PageCitations
+    clusters: list[Cluster] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+class CitationContext:
+    """State shared by every page of a build: the library, the style, the results."""
+
+    def __init__(
+        self,
+        bibliography: Bibliography,
+        style: str = "american-medical-association",
+        references_title: str = "References",
+        reference_url: str | None = None,
+    ) -> None:
+        self.bib = bibliography
+        self.style = get_style(style)
+        self.formatter = Formatter(self.style)
+        self.references_title = references_title
+        self.reference_url = reference_url
+        self.page: str | None = None
+        self.results: dict[str, PageResult] = {}
+        self.last: PageResult | None = None
+
+    def record(self, result: PageResult) -> None:
+        result.unknown = [k for c in result.clusters for k in c.keys if k not in self.bib.entries]
+        self.last = result
+        if self.page is not None:
+            self.results[self.page] = result
+
+
+_standalone: dict[tuple[Any, ...], CitationContext] = {}
+
+
+def _standalone_context(paths: list[str], style: str, title: str) -> CitationContext:
+    root = Path.cwd()
+    files = bibmod.find_bib_files(root, paths)
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    key = (stamp, style, title)
+    ctx = _standalone.get(key)
+    if ctx is None:
+        ctx = _standalone[key] = CitationContext(bibmod.load(files, root), style, title)
+    return ctx
+
+
+class _MarkerPreprocessor(Preprocessor):
+    def __init__(self, ext: CitationExtension, md: Markdown) -> None:
+        super().__init__(md)
+        self.ext = ext
+
+    def run(self, lines: list[str]) -> list[str]:
+        self.ext.clusters = []
+        return ["\n" + _MARKER_TOKEN + "\n" if line.strip() == MARKER else line for line in lines]
+
+
+class _CitationPattern(InlineProcessor):
+    def __init__(self, ext: CitationExtension, md: Markdown) -> None:
+        super().__init__(CITATION_RE.pattern, md)
+        self.compiled_re = CITATION_RE
+        self.ext = ext
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element | None, int | None, int | None]:  # type: ignore[override]
+        before = data[: m.start()]
+        if before.rfind("<") > before.rfind(">") and re.match(r"</?[A-Za-z]", before[before.rfind("<"):]):
+            return None, None, None  # inside an HTML tag's attributes
+        cluster = match_to_cluster(m)
+        if cluster is None:
+            return None, None, None
+        el = etree.Element(_PLACEHOLDER_TAG)
+        el.set("i", str(len(self.ext.clusters)))
+        self.ext.clusters.append(Cluster(cluster.items, cluster.narrative, source=m.group(0)))
+        return el, m.start(0), m.end(0)
+
+
+class _CitationTree(Treeprocessor):
+    def __init__(self, ext: CitationExtension, md: Markdown) -> None:
+        super().__init__(md)
+        self.ext = ext
+
+    def run(self, root: etree.Element) -> None:
+        ctx = self.ext.context()
+        page = PageCitations()
+        entries = ctx.bib.entries
+        for el in root.iter(_PLACEHOLDER_TAG):
+            cluster = self.ext.clusters[int(el.get("i", "0"))]
+            page.clusters += 1
+            cid = f"cite-{page.clusters}"
+            html = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter)
+            el.tag = "span"
+            el.attrib.clear()
+            el.set("class", "citation-wrap")
+            el.text = self.md.htmlStash.store(html)
+        listing = render_reference_list(page, entries, ctx.style, ctx.formatter,
+                                        ctx.references_title, ctx.reference_url)
+        placed = False
+        for p in root.iter("p"):
+            if (p.text or "").strip() == _MARKER_TOKEN:
+                p.text = self.md.htmlStash.store(listing) if listing else ""
+                placed = True
+        if listing and not placed:
+            p = etree.SubElement(root, "p")
+            p.text = self.md.htmlStash.store(listing)
+        ctx.record(PageResult(page, list(self.ext.clusters)))
+
+
+class CitationExtension(Extension):
+    """Pandoc citations for Python-Markdown."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.config = {
+            "bibliography": [["references"], "BibTeX files or folders to read (standalone use)."],
+            "style": ["american-medical-association", "CSL style: ama, apa, vancouver, a CSL id or a .csl path."],
+            "references_title": ["References", "Heading of the per-page reference list."],
+            # Not None: Python-Markdown would coerce a None default's values to bool.
+            "context": ["", "A shared CitationContext (set by the MkDocs plugin)."],
+        }
+        super().__init__(**kwargs)
+        self.clusters: list[Cluster] = []
+
+    def context(self) -> CitationContext:
+        ctx = self.getConfig("context")
+        if not isinstance(ctx, CitationContext):
+            paths = self.getConfig("bibliography")
+            ctx = _standalone_context([paths] if isinstance(paths, str) else list(paths),
+                                      self.getConfig("style"), self.getConfig("references_title"))
+        return ctx  # type: ignore[no-any-return]
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        md.registerExtension(self)
+        if "@" not in md.ESCAPED_CHARS:
+            md.ESCAPED_CHARS = [*md.ESCAPED_CHARS, "@"]
+        md.preprocessors.register(_MarkerPreprocessor(self, md), "evidencekb-marker", 35)
+        # After code spans (190) and backslash escapes (180); before links and emphasis.
+        md.inlinePatterns.register(_CitationPattern(self, md), "evidencekb-citation", 175)
+        md.treeprocessors.register(_CitationTree(self, md), "evidencekb-citations", 15)
+
+    def reset(self) -> None:
+        self.clusters = []
+
+
+def makeExtension(**kwargs: Any) -> CitationExtension:  # noqa: N802 (Python-Markdown's name)
+    return CitationExtension(**kwargs)

@@ -1,0 +1,247 @@
+"""The MkDocs plugin: shared bibliography, generated pages, checks, logging.
+
+Only this module talks to MkDocs. It loads the library once per build (and
+keeps it between builds of one ``mkdocs serve`` while the files' content is
+unchanged), hands it to the Markdown extension, generates the evidence pages
+and reports every diagnostic as ``path:line:col: code: message`` through the
+MkDocs logger, so that ``mkdocs build --strict`` fails on any of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from . import bibliography as bibmod
+from . import checks, pages, quotes
+from .citations import scan
+from .claims import Claim, load_claims, split_front_matter
+from .config import EvidenceConfig
+from .csl import Formatter, StyleError, get_style
+from .diagnostics import Diagnostic
+from .markdown_ext import CitationContext
+
+log = get_plugin_logger(__name__)
+
+_BIB_CACHE: dict[str, bibmod.Bibliography] = {}
+_FORMATTERS: dict[str, Formatter] = {}
+ASSETS = ("evidencekb.css", "evidencekb.js")
+
+
+def formatter_for(style: str) -> Formatter:
+    f = _FORMATTERS.get(style)
+    if f is None:
+        f = _FORMATTERS[style] = Formatter(get_style(style))
+    return f
+
+
+def _report(diags: list[Diagnostic]) -> None:
+    for d in sorted(set(diags)):
+        log.warning(f"{d.path}:{d.line}:{d.col}: {d.code}: {d.message}")
+
+
+class EvidencePlugin(BasePlugin[EvidenceConfig]):
+    supports_multiple_instances = False
+
+    def __init__(self) -> None:
+        self.ctx: CitationContext | None = None
+        self.claims: list[Claim] = []
+        self.root = Path.cwd()
+        self.docs_prefix = "docs"
+        self._sources: dict[str, str] = {}
+        self.bib = bibmod.Bibliography()
+
+    # --- configuration and loading ------------------------------------------------
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        self.root = Path(config.config_file_path or "mkdocs.yml").resolve().parent
+        docs = Path(config.docs_dir).resolve()
+        self.docs_prefix = os.path.relpath(docs, self.root).replace(os.sep, "/")
+        try:
+            styles = [get_style(self.config.style)] + [get_style(s) for s in self.config.styles]
+        except StyleError as exc:
+            raise PluginError(f"evidencekb: {exc}") from exc
+        del styles
+        bib = self.bib = self._load_bibliography()
+        self.ctx = CitationContext(bib, self.config.style, self.config.references_title,
+                                   reference_url=None)
+        self.ctx.formatter = formatter_for(self.config.style)
+        self._load_claims(config)
+        self._add_claims_to_nav(config)
+        if "evidencekb" not in config.markdown_extensions:
+            config.markdown_extensions.append("evidencekb")
+        config.mdx_configs.setdefault("evidencekb", {})["context"] = self.ctx
+        for asset in ASSETS:
+            target = f"assets/{asset}"
+            lst = config.extra_css if asset.endswith(".css") else config.extra_javascript
+            if target not in [str(x) for x in lst]:
+                lst.append(target)
+        return config
+
+    def _load_bibliography(self) -> bibmod.Bibliography:
+        paths = bibmod.find_bib_files(self.root, self.config.bibliography)
+        h = hashlib.sha256()
+        for p in paths:
+            h.update(str(p).encode() + b"\0" + p.read_bytes() + b"\0")
+        digest = h.hexdigest()
+        bib = _BIB_CACHE.get(digest) if self.config.cache else None
+        if bib is None:
+            bib = bibmod.load(paths, self.root)
+            bib.diagnostics.extend(d for d in bibmod.lint(bib) if d.severity == "error")
+            _BIB_CACHE.clear()
+            _BIB_CACHE[digest] = bib
+        if not paths:
+            log.warning(f"no .bib files found under {self.config.bibliography}; citations cannot resolve.")
+        _report(bib.diagnostics)
+        return bib
+
+    def _load_claims(self, config: MkDocsConfig) -> None:
+        bib = self.bib
+        docs = Path(config.docs_dir)
+        self.claims, diags = load_claims(docs, self.config.claims_dir, bib.entries, self.docs_prefix)
+        article_file = docs / self.config.article
+        article = None
+        if article_file.exists():
+            article = checks.article_text(article_file.read_text(encoding="utf-8-sig"))
+            self.claims.sort(key=lambda c: (quotes.find(c.quote, article) or (len(article), 0))[0])
+        elif self.claims:
+            log.warning(f"{self.docs_prefix}/{self.config.article}:1:1: claim-misquote: the article page is "
+                        "missing, so no claim quote can be checked; set 'article' in the plugin options.")
+        diags += checks.check_all(self.claims, bib, article, f"{self.docs_prefix}/{self.config.article}")
+        _report(diags)
+
+    def _add_claims_to_nav(self, config: MkDocsConfig) -> None:
+        """List claim pages, in the article's order, in the nav section holding claims/index.md."""
+        index = f"{self.config.claims_dir}/index.md"
+        pages_ = [f"{self.config.claims_dir}/{c.slug}.md" for c in self.claims]
+
+        def visit(items: Any) -> bool:
+            if not isinstance(items, list):
+                return False
+            for item in items:
+                values = list(item.values()) if isinstance(item, dict) else [item]
+                for v in values:
+                    if isinstance(v, list) and index in [x if isinstance(x, str) else next(iter(x.values()), None)
+                                                          for x in v]:
+                        present = {x if isinstance(x, str) else next(iter(x.values()), None) for x in v}
+                        v.extend(p for p in pages_ if p not in present)
+                        return True
+                    if visit(v):
+                        return True
+            return False
+
+        visit(config.nav)
+
+    # --- generated pages --------------------------------------------------------------
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        assert self.ctx is not None
+        bib = self.ctx.bib
+        docs = Path(config.docs_dir)
+
+        for asset in ASSETS:
+            src = f"assets/{asset}"
+            if files.get_file_from_path(src) is None:
+                content = resources.files("evidencekb").joinpath(f"assets/{asset}").read_text(encoding="utf-8")
+                files.append(File.generated(config, src, content=content))
+        if not self.config.generate_pages:
+            return files
+        fmts = {s: formatter_for(s) for s in self.config.styles}
+        cited = self._cited_keys(docs)
+        for key in sorted(bib.entries):
+            src = f"references/{key}.md"
+            if files.get_file_from_path(src) is None:
+                files.append(File.generated(config, src, content=pages.reference_page(
+                    bib.entries[key], bib, self.claims, fmts)))
+        generated = {
+            "bibliography.md": lambda: pages.bibliography_page(
+                [k for k in bib.entries if k in cited], bib, self.ctx.formatter),  # type: ignore[union-attr]
+            "evidence-map.md": lambda: pages.evidence_map_page(self.claims, bib),
+            "topics.md": lambda: pages.topics_page(self.claims),
+        }
+        for src, make in generated.items():
+            if files.get_file_from_path(src) is None:
+                files.append(File.generated(config, src, content=make()))
+        return files
+
+    def _cited_keys(self, docs: Path) -> set[str]:
+        keys = {it.ref for c in self.claims for it in c.evidence}
+        for p in docs.rglob("*.md"):
+            text = p.read_text(encoding="utf-8-sig", errors="replace")
+            if "@" in text:
+                keys.update(k for cl in scan(text) for k in cl.keys)
+        return keys
+
+    # --- pages ------------------------------------------------------------------------
+    def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        assert self.ctx is not None
+        src = page.file.src_uri
+        self.ctx.page = src
+        self._sources[src] = markdown
+        claim = self._claim_for(src)
+        if claim is not None:
+            article_url = "../" + self.config.article
+            return pages.claim_header(claim, self.ctx.bib, article_url) + markdown + pages.claim_footer(claim)
+        if src == self.config.article and self.claims:
+            prefix = "../" * src.count("/")
+            return pages.annotate_article(markdown, self.claims, prefix + "claims/{slug}.md")
+        return markdown
+
+    def _claim_for(self, src: str) -> Claim | None:
+        folder = self.config.claims_dir.rstrip("/") + "/"
+        if not src.startswith(folder):
+            return None
+        slug = src[len(folder):].removesuffix(".md")
+        return next((c for c in self.claims if c.slug == slug), None)
+
+    def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+        assert self.ctx is not None
+        src = page.file.src_uri
+        result = self.ctx.results.get(src)
+        if result and result.unknown:
+            self._report_unknown(src, page, result.unknown)
+        self.ctx.page = None
+        return html
+
+    def _report_unknown(self, src: str, page: Page, unknown: list[str]) -> None:
+        assert self.ctx is not None
+        display = f"{self.docs_prefix}/{src}"
+        text = page.file.content_string if not page.file.generated_by else ""
+        _, body, _ = split_front_matter(text)
+        offset = text[: len(text) - len(body)].count("\n")
+        located = [c for c in scan(body, offset + 1)]
+        claim = self._claim_for(src)
+        evidence_refs = {it.ref for it in claim.evidence} if claim else set()
+        diags: list[Diagnostic] = []
+        for key in dict.fromkeys(unknown):
+            hint = self.ctx.bib.suggest(key)
+            places = [(c.line, c.col) for c in located if key in c.keys]
+            if not places:
+                if key in evidence_refs:
+                    continue  # already reported as claim-unknown-ref on the record's line
+                places = [(1, 1)]
+            for line, col in places:
+                diags.append(Diagnostic(display, line, col, "unknown-citation",
+                                        f"'@{key}' is not a key in any .bib file.{hint}"))
+        _report(diags)
+
+    def on_post_build(self, config: MkDocsConfig) -> None:
+        assert self.ctx is not None
+        out = Path(config.site_dir) / "claims.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".json.tmp")
+        tmp.write_text(pages.claims_json(self.claims, self.ctx.bib, self.ctx.formatter, config.site_url or ""),
+                       encoding="utf-8")
+        os.replace(tmp, out)
+
+    def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
+        for p in bibmod.find_bib_files(self.root, self.config.bibliography):
+            server.watch(str(p))
+        return server

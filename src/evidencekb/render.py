@@ -1,0 +1,226 @@
+"""HTML for in-text citations and reference lists. Pure: no Markdown, no MkDocs.
+
+In-text forms follow the style: superscript numbers (AMA), numbers in
+brackets (Vancouver) or author-date (APA), each with its locator. Every
+citation links to its entry; every entry links back to each place citing it and
+to its identifiers (DOI, PubMed, PMC, URL). All text from BibTeX is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from .bibliography import Entry
+from .citations import CiteItem, Cluster
+from .csl import Formatter, Style, to_csl
+
+__all__ = ["PageCitations", "render_cluster", "render_reference_list", "identifier_links", "anchor"]
+
+_SHORT_LABELS = {"page": ("p", "pp"), "chapter": ("ch", "chs"), "section": ("sec", "secs"),
+                 "figure": ("fig", "figs"), "volume": ("vol", "vols"), "paragraph": ("para", "paras"),
+                 "line": ("l", "ll"), "note": ("n", "nn"), "number": ("no", "nos"), "column": ("col", "cols"),
+                 "part": ("pt", "pts"), "verse": ("v", "vv"), "book": ("bk", "bks"), "opus": ("op", "opp"),
+                 "folio": ("fol", "fols")}
+
+
+def anchor(key: str) -> str:
+    """A safe HTML id for an entry key."""
+    return "ref-" + re.sub(r"[^A-Za-z0-9_.:-]", lambda m: f"_{ord(m.group(0)):x}", key)
+
+
+def _plural(locator: str) -> bool:
+    return bool(re.search(r"[-–—,&]|\band\b", locator))
+
+
+def _locator(item: CiteItem, numeric_sup: bool) -> str:
+    if not item.locator:
+        return ""
+    short = _SHORT_LABELS.get(item.label, (item.label, item.label))
+    label = short[1] if _plural(item.locator) else short[0]
+    loc = item.locator.replace("-", "–") if not numeric_sup else item.locator
+    return f"({label}{loc})" if numeric_sup else f"{label}. {loc}"
+
+
+def _family(name: dict[str, str]) -> str:
+    return name.get("literal") or name.get("family", "")
+
+
+def author_short(entry: Entry, narrative: bool) -> str:
+    """'Smith', 'Smith & Jones' ('and' in running text), 'Smith et al.' or the title."""
+    item = to_csl(entry)
+    names = item.get("author") or item.get("editor") or []
+    if not names:
+        return item.get("title", entry.key)
+    if len(names) == 1:
+        return _family(names[0])
+    if len(names) == 2:
+        joiner = " and " if narrative else " & "
+        return _family(names[0]) + joiner + _family(names[1])
+    return _family(names[0]) + " et al."
+
+
+@dataclass
+class PageCitations:
+    """The citations of one page, numbered in order of first citation."""
+
+    numbers: dict[str, int] = field(default_factory=dict)
+    backlinks: dict[str, list[str]] = field(default_factory=dict)
+    unknown: list[Cluster] = field(default_factory=list)
+    clusters: int = 0
+
+    def cite(self, key: str, cluster_id: str) -> int:
+        n = self.numbers.setdefault(key, len(self.numbers) + 1)
+        places = self.backlinks.setdefault(key, [])
+        if cluster_id not in places:
+            places.append(cluster_id)
+        return n
+
+
+def _title_attr(formatted_text: str) -> str:
+    return html.escape(formatted_text, quote=True)
+
+
+def _number_runs(numbers: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def render_cluster(
+    cluster: Cluster,
+    cluster_id: str,
+    entries: dict[str, Entry],
+    page: PageCitations,
+    style: Style,
+    formatter: Formatter,
+) -> str:
+    """The HTML of one citation cluster; unknown keys stay visible as ``[?key]``."""
+    known = [i for i in cluster.items if i.key in entries]
+    unknown = [i for i in cluster.items if i.key not in entries]
+    parts: list[str] = []
+
+    def link(item: CiteItem, text: str) -> str:
+        entry = entries[item.key]
+        title = _title_attr(formatter.format(entry).text)
+        return f'<a class="citation-link" href="#{anchor(item.key)}" title="{title}">{text}</a>'
+
+    if known and style.numeric:
+        nums = [(page.cite(i.key, cluster_id), i) for i in known]
+        simple = all(not (i.locator or i.prefix or i.suffix) for _, i in nums)
+        pieces: list[str] = []
+        if simple:
+            by_n = {n: i for n, i in nums}
+            for lo, hi in _number_runs(sorted(by_n)):
+                if hi - lo >= 2:
+                    pieces.append(f"{link(by_n[lo], str(lo))}–{link(by_n[hi], str(hi))}")
+                else:
+                    pieces.extend(link(by_n[n], str(n)) for n in range(lo, hi + 1))
+        else:
+            for n, i in nums:
+                loc = _locator(i, style.superscript)
+                text = str(n) + (loc if style.superscript or not loc else f", {loc}")
+                pre = html.escape(i.prefix + " ") if i.prefix else ""
+                suf = html.escape(" " + i.suffix) if i.suffix else ""
+                pieces.append(pre + link(i, text) + suf)
+        body = style.delimiter.join(pieces)
+        if cluster.narrative:
+            entry = entries[known[0].key]
+            name = html.escape(author_short(entry, narrative=True))
+            body = f"{name}<sup>{body}</sup>" if style.superscript else f"{name} {style.prefix}{body}{style.suffix}"
+        elif style.superscript:
+            body = f"<sup>{body}</sup>"
+        else:
+            body = f"{html.escape(style.prefix)}{body}{html.escape(style.suffix)}"
+        parts.append(body)
+    elif known:
+        pieces = []
+        for i in known:
+            page.cite(i.key, cluster_id)
+            entry = entries[i.key]
+            year = html.escape(entry.year or "n.d.")
+            loc = _locator(i, False)
+            tail = year + (f", {html.escape(loc)}" if loc else "")
+            if i.suffix:
+                tail += ", " + html.escape(i.suffix)
+            name = html.escape(author_short(entry, narrative=cluster.narrative))
+            if cluster.narrative:
+                pieces.append(f"{name} ({link(i, tail)})")
+            else:
+                inner = tail if i.suppress_author else f"{name}, {tail}"
+                pre = html.escape(i.prefix + " ") if i.prefix else ""
+                pieces.append(pre + link(i, inner))
+        parts.append(pieces[0] if cluster.narrative else "(" + "; ".join(pieces) + ")")
+    for i in unknown:
+        parts.append(
+            f'<span class="citation-unknown" title="Unknown reference key: {html.escape(i.key, quote=True)}">'
+            f"[?{html.escape(i.key)}]</span>"
+        )
+    keys = html.escape(" ".join(cluster.keys), quote=True)
+    return f'<span class="citation" id="{cluster_id}" data-cites="{keys}">{" ".join(parts)}</span>'
+
+
+def identifier_links(entry: Entry) -> str:
+    """Links to an entry's DOI, PubMed, PMC and URL; only safe targets become links."""
+    links: list[str] = []
+    doi = entry.fields.get("doi", "").strip()
+    if re.match(r"^10\.\d{4,9}/\S+$", doi):
+        href = "https://doi.org/" + quote(doi, safe="/:;()._-")
+        links.append(f'<a class="id-doi" href="{html.escape(href)}">DOI</a>')
+    pmid = entry.fields.get("pmid", "").strip()
+    if pmid.isdigit():
+        links.append(f'<a class="id-pmid" href="https://pubmed.ncbi.nlm.nih.gov/{pmid}/">PubMed</a>')
+    pmcid = entry.fields.get("pmcid", "").strip()
+    if re.match(r"^PMC\d+$", pmcid):
+        links.append(f'<a class="id-pmcid" href="https://pmc.ncbi.nlm.nih.gov/articles/{pmcid}/">PMC</a>')
+    url = entry.fields.get("url", "").strip()
+    if re.match(r"^https?://[^\s\"<>]+$", url):
+        links.append(f'<a class="id-url" href="{html.escape(url, quote=True)}">Link</a>')
+    return " ".join(links)
+
+
+def render_reference_list(
+    page: PageCitations,
+    entries: dict[str, Entry],
+    style: Style,
+    formatter: Formatter,
+    title: str = "References",
+    page_url: str | None = None,
+) -> str:
+    """The page's reference list: citation order for numeric styles, else alphabetical."""
+    keys = list(page.numbers)
+    if not keys:
+        return ""
+    formatted = {k: formatter.format(entries[k]) for k in keys}
+    if not style.numeric:
+        keys.sort(key=lambda k: (formatted[k].text.casefold(), k))
+    items = []
+    for k in keys:
+        f = formatted[k]
+        back = " ".join(
+            f'<a class="citation-backlink" href="#{cid}" title="Back to citation {n}">↩︎<sup>{n}</sup></a>'
+            for n, cid in enumerate(page.backlinks.get(k, []), 1)
+        )
+        more = ""
+        if page_url:
+            more = f' <a class="reference-page" href="{page_url.format(key=quote(k, safe=""))}">Details</a>'
+        ids = identifier_links(entries[k])
+        value = f' value="{page.numbers[k]}"' if style.numeric else ""
+        items.append(
+            f'<li id="{anchor(k)}" class="reference-entry"{value}>'
+            f'<span class="csl-entry">{f.html}</span> '
+            f'<span class="reference-links">{ids}{more}</span> '
+            f'<span class="reference-backlinks">{back}</span></li>'
+        )
+    tag = "ol" if style.numeric else "ul"
+    return (
+        f'<section class="references" aria-labelledby="references">'
+        f'<h2 id="references">{html.escape(title)}</h2>'
+        f'<{tag} class="reference-list">{"".join(items)}</{tag}></section>'
+    )

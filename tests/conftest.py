@@ -1,0 +1,75 @@
+"""Shared fixtures: project paths, a helper to build tiny sample sites, external-tool gating."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOTS = Path(__file__).resolve().parent / "roots"
+
+#: Set by .ci/run: a test that needs an external program fails instead of skipping.
+REQUIRE_EXTERNAL = os.environ.get("EVIDENCEKB_REQUIRE_EXTERNAL", "") not in ("", "0", "false")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (or, in CI, fail) when an external program is missing."""
+    if condition:
+        return
+    if REQUIRE_EXTERNAL:
+        pytest.fail(f"required external tool missing: {reason}")
+    pytest.skip(reason)
+
+
+class LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def warnings(self) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno >= logging.WARNING]
+
+
+def build_site(root: Path, tmp_path: Path, strict: bool = False) -> tuple[Path, list[str]]:
+    """Build a sample site in a copy of ``root``; return (site dir, warning messages)."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    work = tmp_path / root.name
+    shutil.copytree(root, work)
+    handler = LogCapture()
+    mk_log = logging.getLogger("mkdocs")
+    mk_log.addHandler(handler)
+    old = os.getcwd()
+    try:
+        os.chdir(work)
+        cfg = load_config(str(work / "mkdocs.yml"), site_dir=str(work / "site"), strict=strict)
+        build(cfg)
+    finally:
+        os.chdir(old)
+        mk_log.removeHandler(handler)
+    return work / "site", handler.warnings()
+
+
+@pytest.fixture
+def site_builder(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def run(name: str, strict: bool = False) -> tuple[Path, list[str]]:
+        return build_site(ROOTS / name, tmp_path, strict)
+
+    return run
+
+
+def pandoc() -> str | None:
+    try:
+        import pypandoc
+
+        return str(pypandoc.get_pandoc_path())
+    except Exception:  # pragma: no cover - depends on the machine
+        return shutil.which("pandoc")

@@ -1,0 +1,65 @@
+"""The citation parser: one case per syntax form, pandoc's reading of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from evidencekb.citations import scan
+
+CASES = [
+    pytest.param("[@key]", [("key", "", "", "", "", False)], False, id="bracketed"),
+    pytest.param("[@a; @b]", [("a", "", "", "", "", False), ("b", "", "", "", "", False)], False, id="multiple"),
+    pytest.param("[see @key, p. 12]", [("key", "see", "page", "12", "", False)], False, id="prefix-locator"),
+    pytest.param("[@key, pp. 3-5]", [("key", "", "page", "3-5", "", False)], False, id="page-range"),
+    pytest.param("[@key p. 12]", [("key", "", "page", "12", "", False)], False, id="locator-no-comma"),
+    pytest.param("[@key, 33]", [("key", "", "page", "33", "", False)], False, id="bare-number-is-page"),
+    pytest.param("[@key, chap. 3]", [("key", "", "chapter", "3", "", False)], False, id="chapter"),
+    pytest.param("[@key, p. 4, emphasis added]", [("key", "", "page", "4", "emphasis added", False)], False,
+                 id="locator-and-suffix"),
+    pytest.param("[-@key]", [("key", "", "", "", "", True)], False, id="suppress-author"),
+    pytest.param("@key says", [("key", "", "", "", "", False)], True, id="narrative"),
+    pytest.param("@key [p. 3] says", [("key", "", "page", "3", "", False)], True, id="narrative-locator"),
+    pytest.param("see @a.b:c/d-e_f.", [("a.b:c/d-e_f", "", "", "", "", False)], True, id="internal-punctuation"),
+    pytest.param("end of @key.", [("key", "", "", "", "", False)], True, id="trailing-punctuation"),
+    pytest.param("@{braced.key.} here", [("braced.key.", "", "", "", "", False)], True, id="braced-key"),
+    pytest.param("[see @a ch. 2; also @b]", [("a", "see", "chapter", "2", "", False), ("b", "also", "", "", "", False)],
+                 False, id="prefixes-in-cluster"),
+]
+
+
+@pytest.mark.parametrize(("text", "items", "narrative"), CASES)
+def test_syntax(text: str, items: list[tuple[str, ...]], narrative: bool) -> None:
+    clusters = scan(text)
+    assert len(clusters) == 1
+    c = clusters[0]
+    assert c.narrative is narrative
+    got = [(i.key, i.prefix, i.label, i.locator, i.suffix, i.suppress_author) for i in c.items]
+    assert got == items
+
+
+NOT_CITATIONS = [
+    pytest.param(r"an \@escaped at", id="escape"),
+    pytest.param("mail me at someone@example.org", id="email"),
+    pytest.param("<someone@example.org>", id="autolink-email"),
+    pytest.param("see https://example.org/@user now", id="url"),
+    pytest.param("<https://example.org/@user>", id="autolink-url"),
+    pytest.param("[text](https://example.org/@user)", id="link-target"),
+    pytest.param("[text](mailto:a@b.org)", id="mailto"),
+    pytest.param("`[@key]` and `@key`", id="inline-code"),
+    pytest.param('<span title="see @key">x</span>', id="html-attribute"),
+    pytest.param("```\n[@key]\n```", id="fenced-code"),
+    pytest.param("~~~python\n@key\n~~~", id="tilde-fence"),
+    pytest.param("text\n\n    [@key] in code\n", id="indented-code"),
+    pytest.param("[@key]: https://example.org", id="reference-definition"),
+]
+
+
+@pytest.mark.parametrize("text", NOT_CITATIONS)
+def test_never_recognised(text: str) -> None:
+    assert scan(text) == []
+
+
+def test_positions_are_one_based_line_and_column() -> None:
+    text = "first line\n\nsecond [@b] and @c\n"
+    got = [(c.line, c.col, c.keys) for c in scan(text)]
+    assert got == [(3, 8, ["b"]), (3, 17, ["c"])]

@@ -1,0 +1,59 @@
+"""Tiny sample sites built with MkDocs (and ProperDocs): logs, strict mode, HTML."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mkdocs.exceptions import Abort
+
+from conftest import ROOTS, need
+
+
+def test_unknown_citation_is_logged_with_place_and_suggestion(site_builder) -> None:  # type: ignore[no-untyped-def]
+    site, warnings = site_builder("basic")
+    assert ("evidencekb: docs/index.md:5:9: unknown-citation: '@alpah2020' is not a key in any .bib file. "
+            "Did you mean 'alpha2020'?") in warnings
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert "[?alpah2020]" in html
+    assert html.count('class="reference-entry"') == 2
+
+
+def test_strict_build_fails_on_unknown_citation(site_builder) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Abort):
+        site_builder("basic", strict=True)
+
+
+def test_bib_errors_are_reported_with_file_and_line(tmp_path: Path) -> None:
+    from conftest import build_site
+
+    root = tmp_path / "src"
+    shutil.copytree(ROOTS / "basic", root)
+    with open(root / "references" / "sample.bib", "a", encoding="utf-8") as f:
+        f.write("\n@article{alpha2020, title={dup}}\n")
+    _, warnings = build_site(root, tmp_path / "out")
+    dup = [w for w in warnings if "bib-duplicate-key" in w]
+    assert dup and dup[0].startswith("evidencekb: references/sample.bib:26:1: bib-duplicate-key:")
+
+
+def test_properdocs_builds_the_same_site(tmp_path: Path) -> None:
+    need(shutil.which("properdocs") is not None or _has_module("properdocs"), "ProperDocs is not installed")
+    work = tmp_path / "basic"
+    shutil.copytree(ROOTS / "basic", work)
+    (work / "docs" / "index.md").write_text("# Sample\n\nFirst [@alpha2020] then @beta2019.\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "properdocs", "build", "--strict", "-q"], cwd=work,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    html = (work / "site" / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'href="#ref-alpha2020"[^>]*>1</a>', html)
+    assert 'id="ref-beta2019"' in html
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

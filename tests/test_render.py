@@ -1,0 +1,121 @@
+"""In-page rendering through Python-Markdown: in-text forms, reference lists, links, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import markdown
+import pytest
+
+from evidencekb.bibliography import load_text
+from evidencekb.markdown_ext import CitationContext
+
+BIB = r"""
+@article{alpha2020, author = {Alpha, Ann and Beta, Ben and Gamma, Gus}, title = {A first study},
+  journal = {J Test}, year = {2020}, volume = {1}, pages = {10--20}, doi = {10.1234/alpha}, pmid = {12345},
+  pmcid = {PMC999}}
+@article{zed2019, author = {Zed, Zoe}, title = {Last but not least}, journal = {J Test}, year = {2019},
+  url = {https://example.org/zed}}
+@article{mid2021, author = {Mid, May and Other, Olly}, title = {Middle}, journal = {J Test}, year = {2021},
+  doi = {10.5555/x}}
+@article{evil, author = {<script>alert(1)</script>}, title = {<img src=x onerror=alert(1)> "quoted"},
+  journal = {J}, year = {2020}, url = {javascript:alert(1)}, doi = {10.1/"><script>}}
+"""
+
+
+def render(text: str, style: str = "american-medical-association") -> tuple[str, CitationContext]:
+    ctx = CitationContext(load_text([("t.bib", BIB)]), style)
+    md = markdown.Markdown(extensions=["evidencekb", "attr_list"], extension_configs={"evidencekb": {"context": ctx}})
+    return md.convert(text), ctx
+
+
+def test_numeric_superscript_in_citation_order() -> None:
+    html, _ = render("One [@zed2019]. Two [@alpha2020; @zed2019].")
+    # Numbers follow first citation; within a cluster they are sorted, as AMA prints them.
+    assert re.findall(r'href="#ref-(\w+)"[^>]*>(\d+)<', html)[:3] == [("zed2019", "1"), ("zed2019", "1"), ("alpha2020", "2")]
+    assert "<sup>" in html
+    items = re.findall(r'<li id="ref-(\w+)"', html)
+    assert items == ["zed2019", "alpha2020"]
+
+
+def test_numeric_range_collapses() -> None:
+    html, _ = render("[@alpha2020] [@zed2019] [@mid2021] then [@alpha2020; @zed2019; @mid2021]")
+    assert re.search(r">1</a>–<a[^>]*>3</a></sup>", html)
+
+
+def test_ama_locator() -> None:
+    html, _ = render("[@alpha2020, p. 12] [see @zed2019, pp. 3-5]")
+    assert ">1(p12)</a>" in html
+    assert "see <a" in html and ">2(pp3-5)</a>" in html
+
+
+def test_vancouver_brackets() -> None:
+    html, _ = render("[@alpha2020]", "vancouver")
+    assert re.search(r'\(<a class="citation-link"[^>]*>1</a>\)', html)
+
+
+def test_apa_author_date_and_alphabetical_list() -> None:
+    html, _ = render("[@zed2019] [@alpha2020, p. 4] @mid2021 says [-@zed2019]", "apa")
+    assert ">Zed, 2019</a>" in html
+    assert ">Alpha et al., 2020, p. 4</a>" in html
+    assert "Mid and Other (<a" in html and ">2021</a>)" in html
+    assert re.search(r"\(<a[^>]*>2019</a>\)", html)  # suppressed author
+    assert re.findall(r'<li id="ref-(\w+)"', html) == ["alpha2020", "mid2021", "zed2019"]
+    assert "<ul" in html
+
+
+def test_entry_links_identifiers_and_back_to_each_citation() -> None:
+    html, _ = render("A [@alpha2020]. B [@alpha2020]. C [@zed2019].")
+    li = re.search(r'<li id="ref-alpha2020".*?</li>', html).group(0)
+    assert 'href="https://doi.org/10.1234/alpha"' in li
+    assert 'href="https://pubmed.ncbi.nlm.nih.gov/12345/"' in li
+    assert 'href="https://pmc.ncbi.nlm.nih.gov/articles/PMC999/"' in li
+    assert re.findall(r'href="#(cite-\d+)"', li) == ["cite-1", "cite-2"]
+    assert 'id="cite-1"' in html and 'id="cite-2"' in html
+    assert 'href="https://example.org/zed"' in html
+
+
+def test_tooltip_holds_full_reference() -> None:
+    html, _ = render("[@alpha2020]")
+    assert re.search(r'title="Alpha A, Beta B, Gamma G\. A first study\. J Test\. 2020;1:10-20\.', html)
+
+
+def test_unknown_key_stays_visible_and_is_recorded() -> None:
+    html, ctx = render("See [@alpah2020] and @nobody.")
+    assert "[?alpah2020]" in html and "[?nobody]" in html
+    assert ctx.last is not None and ctx.last.unknown == ["alpah2020", "nobody"]
+
+
+def test_marker_places_reference_list() -> None:
+    html, _ = render("Text [@alpha2020].\n\n<!-- references -->\n\n## After\n\nMore.")
+    assert html.index('class="references"') < html.index("After")
+    assert html.count('class="references"') == 1
+
+
+def test_no_list_without_citations() -> None:
+    html, _ = render("Plain text with an email a@b.org.")
+    assert "references" not in html
+
+
+@pytest.mark.parametrize("text", ["`[@alpha2020]`", "```\n[@alpha2020]\n```", "    [@alpha2020]",
+                                  "[x](https://e.org/@alpha2020)", "<https://e.org/@alpha2020>",
+                                  '<span title="x @alpha2020">y</span>', r"\@alpha2020"])
+def test_not_rendered_in_code_links_or_attributes(text: str) -> None:
+    html, _ = render(text)
+    assert "citation-link" not in html
+
+
+def test_bibtex_fields_cannot_inject_html() -> None:
+    html, _ = render("[@evil]")
+    assert "<script>" not in html and "<img" not in html
+    assert "javascript:" not in html
+    assert 'href="https://doi.org/10.1/' not in html  # not a valid DOI, so not linked
+
+
+def test_standalone_extension_reads_bib_files(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "refs").mkdir()
+    (tmp_path / "refs" / "a.bib").write_text(BIB, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    html = markdown.markdown("[@zed2019]", extensions=["evidencekb"],
+                             extension_configs={"evidencekb": {"bibliography": ["refs"]}})
+    assert 'href="#ref-zed2019"' in html and "Last but not least" in html
