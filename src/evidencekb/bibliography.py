@@ -343,9 +343,9 @@ def lint(bib: Bibliography) -> list[Diagnostic]:
         if url and not re.match(r"^https?://", url):
             out.append(diag(*at("url"), "bib-bad-identifier",
                             f"'{e.key}' has url '{url}': only http(s) URLs are linked."))
-        if e.type == "article" and not (e.fields.get("doi") or e.fields.get("pmid")):
+        if e.type == "article" and not (e.fields.get("doi") or e.fields.get("pmid") or e.fields.get("pmcid")):
             out.append(diag(e.path, e.line, 1, "bib-no-identifier",
-                            f"article '{e.key}' has neither doi nor pmid; add one so readers can find it."))
+                            f"article '{e.key}' has no doi, pmid or pmcid; add one so readers can find it."))
         year = e.text("year")
         if year and (not _YEAR.match(year) or not 1800 <= int(year) <= 2100):
             out.append(diag(*at("year"), "bib-bad-year", f"'{e.key}' has year '{year}'; write a four-digit year."))

@@ -194,6 +194,7 @@ _Sentinel.SmallCaps = staticmethod(lambda t: t)  # type: ignore[attr-defined]
 _PRIVATE = re.compile("[\ue000-\ue00f]")
 _LABEL = re.compile(r"^\s*(\[\d+\]|\d+\.)\s*")
 _DOUBLE_PUNCT = re.compile(r"([?!])([\ue000-\ue00f]*)\.")
+_RUN_DATE = re.compile(r"\b(\d{4})([A-Z][a-z]{2,8})(\d{1,2})\b")
 
 
 def _marks_to_html(text: str) -> str:
@@ -207,12 +208,31 @@ def _marks_to_text(text: str) -> str:
     return _PRIVATE.sub("", text)
 
 
+def _patch_citeproc_labels() -> None:
+    """citeproc-py applies ``text-case`` to labels only with a language, which it never
+    passes for labels, so APA's ``(Eds.)`` prints as ``(eds.)``. Pass English, the
+    language of every style we offer. Idempotent."""
+    from citeproc import model
+
+    if getattr(model.Label, "_evidencekb_patched", False):
+        return
+
+    def markup(self: Any, text: Any) -> Any:
+        if text:
+            return self.wrap(self.format(self.case(self.strip_periods(text), language="en")))
+        return None
+
+    model.Label.markup = markup
+    model.Label._evidencekb_patched = True
+
+
 class Style:
     """A CSL style, parsed once, plus what the in-text form needs to know of it."""
 
     def __init__(self, name: str) -> None:
         from citeproc import CitationStylesStyle
 
+        _patch_citeproc_labels()
         self.name = name
         self.path = style_path(name)
         with warnings.catch_warnings():
@@ -265,6 +285,11 @@ class Formatter:
             rendered = str(bib.bibliography()[0])
         rendered = _LABEL.sub("", rendered) if self.style.numeric else rendered
         rendered = _DOUBLE_PUNCT.sub(r"\1\2", rendered)
+        # citeproc-py drops the spaces of text-form dates ("2023May1"); pandoc prints "2023 May 1".
+        rendered = _RUN_DATE.sub(r"\1 \2 \3", rendered)
+        if "number" not in entry.fields:
+            # citeproc-py prints APA's "(Publication No. …)" label even without a number.
+            rendered = rendered.replace(" (Publication)", "")
         rendered = re.sub(r"\s+", " ", rendered).strip()
         return Formatted(_marks_to_text(rendered), _marks_to_html(rendered))
 

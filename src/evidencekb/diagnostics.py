@@ -25,7 +25,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "bib-missing-field": (Severity.ERROR, "An entry lacks a field its type requires."),
     "bib-unknown-string": (Severity.ERROR, "A field uses an @string macro that no .bib file defines."),
     "bib-bad-identifier": (Severity.ERROR, "A DOI, PMID, PMCID or URL is malformed."),
-    "bib-no-identifier": (Severity.WARNING, "A journal article has neither a DOI nor a PMID."),
+    "bib-no-identifier": (Severity.WARNING, "A journal article has no DOI, PMID or PMCID."),
     "bib-bad-year": (Severity.ERROR, "A year is not a plausible four-digit year."),
     "bib-unknown-design": (Severity.ERROR, "The design field is not in the design vocabulary."),
     "bib-abbreviated-pages": (Severity.WARNING, "A page range is abbreviated (123-45); write it in full."),

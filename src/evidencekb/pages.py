@@ -20,7 +20,7 @@ from .bibliography import DESIGNS, Bibliography, Entry
 from .checks import claim_ceiling
 from .claims import TOPICS, Claim, EvidenceItem
 from .csl import Formatter
-from .render import identifier_links
+from .render import author_short, identifier_links
 
 __all__ = [
     "VERDICT_LABELS", "claim_header", "claim_footer", "reference_page", "bibliography_page",
@@ -46,7 +46,8 @@ e = html.escape
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a Markdown table cell: no column breaks, and no '@' read as a citation."""
+    return text.replace("|", "\\|").replace("\n", " ").replace("@", "\\@")
 
 
 def verdict_badge(verdict: str) -> str:
@@ -69,7 +70,8 @@ def _evidence_table(items: list[EvidenceItem], bib: Bibliography) -> str:
         finding = _cell(it.finding)
         if it.quote:
             finding += f' <span class="ekb-quote">“{e(_cell(it.quote))}”</span>'
-        rows.append(f"| [@{it.ref}] | {e(design)} | {e(it.population or '—')} | {n} | "
+        who = _cell(e(f"{author_short(entry, narrative=True)} ({entry.year})")) if entry else _cell(e(it.ref))
+        rows.append(f"| {who} [@{it.ref}] | {e(design)} | {e(it.population or '—')} | {n} | "
                     f"{STANCE_LABELS[it.stance]} | {finding} |")
     return '<div class="ekb-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
@@ -343,6 +345,32 @@ def claims_json(claims: Sequence[Claim], bib: Bibliography, formatter: Formatter
             "evidence": evidence,
         })
     return json.dumps({"version": 1, "claims": records}, ensure_ascii=False, indent=2)
+
+
+def changes_page(claims: Sequence[Claim], limit: int = 50, claim_url: str = "claims/{slug}.md") -> str:
+    """The latest dated changes across all claims, newest first."""
+    rows = sorted(((h, c) for c in claims for h in c.history), key=lambda x: (x[0].date, x[1].slug), reverse=True)
+    out = ["# What changed", "", "The latest changes to claim pages, newest first.", ""]
+    if not rows:
+        out.append("No changes recorded yet.")
+    out += ["| Date | Claim | Change | Reason |", "|---|---|---|---|"] if rows else []
+    for h, c in rows[:limit]:
+        out.append(f"| {h.date} | [{_cell(e(c.heading))}]({claim_url.format(slug=c.slug)}) | "
+                   f"{_cell(e(h.change))} | {_cell(e(h.reason)) or '—'} |")
+    return "\n".join(out) + "\n"
+
+
+def codes_page() -> str:
+    """Every diagnostic code, from the code's own table."""
+    from .diagnostics import CODES
+
+    out = ["# Diagnostic codes", "",
+           "Every problem the build or `evidencekb check` reports carries one of these codes, as "
+           "`path:line:col: severity code: message`. Errors fail the build; warnings fail it only "
+           "with `--strict`.", "", "| Code | Severity | Meaning |", "|---|---|---|"]
+    for code, (severity, meaning) in sorted(CODES.items()):
+        out.append(f"| `{code}` | {severity.value} | {_cell(e(meaning))} |")
+    return "\n".join(out) + "\n"
 
 
 def slug_title(text: str) -> str:

@@ -165,6 +165,8 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
                 [k for k in bib.entries if k in cited], bib, self.ctx.formatter),  # type: ignore[union-attr]
             "evidence-map.md": lambda: pages.evidence_map_page(self.claims, bib),
             "topics.md": lambda: pages.topics_page(self.claims),
+            "changes.md": lambda: pages.changes_page(self.claims),
+            "codes.md": pages.codes_page,
         }
         for src, make in generated.items():
             if files.get_file_from_path(src) is None:

@@ -43,11 +43,12 @@ def _index_map(text: str) -> tuple[str, list[int]]:
 def find(quote: str, text: str) -> tuple[int, int] | None:
     """Span (start, end) of the quote in the original text, or None."""
     q = re.sub(r"\s+", " ", unicodedata.normalize("NFC", quote).translate(_TRANSLATE)).strip()
+    q = re.sub(r"\s*-+\s*", "-", q)
     if not q:
         return None
     norm, idx = _index_map(text)
     # Compare dashes without their surrounding spaces.
-    pattern = re.escape(q).replace(r"\ \-\ ", r"\s?-\s?").replace(r"\-", r"\s?-\s?")
+    pattern = re.escape(q).replace(r"\-", r"\s?-+\s?")
     pattern = pattern.replace(r"\ ", r"\s")
     m = re.search(pattern, norm)
     if not m:

@@ -8,8 +8,8 @@
   }
   function makeSortable(table) {
     if (table.dataset.ekbSortable) return;
+    // A data attribute, not a class: Material styles only tables without a class.
     table.dataset.ekbSortable = "1";
-    table.classList.add("ekb-sortable");
     var headers = table.querySelectorAll("thead th");
     headers.forEach(function (th, i) {
       th.setAttribute("tabindex", "0");

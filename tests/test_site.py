@@ -1,0 +1,70 @@
+"""The real site: it builds with --strict, offline, and its content is faithful."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from evidencekb.checks import article_text
+
+SHARED_ARTICLE = ROOT.parent / "shared" / "article" / "itband-article.txt"
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return site
+
+
+def test_strict_build_succeeds(built_site: Path) -> None:
+    assert (built_site / "index.html").exists()
+    assert (built_site / "claims.json").exists()
+
+
+def test_no_third_party_resources(built_site: Path) -> None:
+    offenders = []
+    for page in built_site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        for m in re.finditer(r'<(?:script|link|img|iframe)\b[^>]*(?:src|href)="(https?:)?//([^"/]+)', html):
+            offenders.append((page.relative_to(built_site).as_posix(), m.group(2)))
+    assert offenders == []
+
+
+def test_every_claim_page_is_built(built_site: Path) -> None:
+    data = json.loads((built_site / "claims.json").read_text(encoding="utf-8"))
+    slugs = {c["slug"] for c in data["claims"]}
+    assert slugs == {p.stem for p in (ROOT / "docs" / "claims").glob("*.md") if p.name != "index.md"}
+    for slug in slugs:
+        html = (built_site / "claims" / slug / "index.html").read_text(encoding="utf-8")
+        assert "Verdict:" in html and "Certainty:" in html and 'class="references"' in html
+
+
+def test_reference_pages_exist_for_every_entry(built_site: Path) -> None:
+    from evidencekb.bibliography import find_bib_files, load
+
+    bib = load(find_bib_files(ROOT, ["references"]), ROOT)
+    for key in bib.entries:
+        assert (built_site / "references" / key / "index.html").exists(), key
+
+
+def test_article_is_reproduced_exactly() -> None:
+    if not SHARED_ARTICLE.exists():
+        pytest.skip(f"the original article is not beside the checkout ({SHARED_ARTICLE})")
+    original = SHARED_ARTICLE.read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "article.md").read_text(encoding="utf-8")
+    prose = article_text(page.split("<!-- article starts -->", 1)[1])
+    lines = [ln.strip() for ln in original.splitlines() if ln.strip()]
+    author, title, date, body = lines[0], lines[1], lines[2], lines[3:]
+    assert f"# {title}" in page and f"**{author}**" in page and f"**{date}**" in page
+    assert [ln.strip() for ln in prose.splitlines() if ln.strip()] == body
