@@ -1,0 +1,262 @@
+"""The evidencekb command: check, fmt, add and new."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOTS
+from evidencekb.bibfmt import format_text
+from evidencekb.bibliography import load_text
+from evidencekb.cli import main
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(ROOTS / "basic", root)
+    return root
+
+
+def test_check_reports_sorted_located_lines_and_exit_code(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["check", "--root", str(project)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == ("docs/index.md:5:9: error unknown-citation: '@alpah2020' is not a key in any .bib file. "
+                      "Did you mean 'alpha2020'?")
+    assert out[-1] == "1 error(s), 1 warning(s)"  # beta2019 has only a URL
+
+
+def test_check_clean_exits_zero_and_strict_turns_warnings_into_errors(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (project / "docs" / "index.md").write_text("[@alpha2020]\n", encoding="utf-8")
+    assert main(["check", "--root", str(project)]) == 0
+    assert "uncited-entry" in capsys.readouterr().out  # beta2019 is not cited: a warning
+    assert main(["check", "--root", str(project), "--strict"]) == 1
+
+
+def test_check_json(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    main(["check", "--root", str(project), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["errors"] == 1 and data["diagnostics"][0]["code"] == "unknown-citation"
+
+
+MESSY = """% a comment that must survive
+@STRING{ jj = "Journal of J" }
+
+@Article{b2020,
+    Title={A title
+      over two lines},
+  author = {Bee, Bo},
+  journal = jj,
+  year = 2020,
+  pages = {12-19},
+}
+@preamble{"\\newcommand{\\x}{y}"}
+@article{a2019, author={Aye, Al}, title={T}, journal={J}, year={2019}, note="quoted"}
+@article{broken, title = {never closed
+"""
+
+
+def test_fmt_normalises_and_keeps_everything(tmp_path: Path) -> None:
+    out = format_text(MESSY)
+    assert "% a comment that must survive" in out
+    assert '@preamble{"\\newcommand{\\x}{y}"}' in out
+    assert "@string{jj = {Journal of J}}" in out
+    assert "  pages = {12--19}," in out
+    assert "  title = {A title over two lines}," in out
+    assert "  journal = jj," in out
+    assert "@article{broken, title = {never closed" in out  # kept verbatim, not dropped
+    assert out.index("author = {Bee, Bo}") < out.index("title = {A title")
+    assert format_text(out) == out  # idempotent
+    sorted_out = format_text(MESSY, sort=True)
+    assert sorted_out.index("{a2019,") < sorted_out.index("{b2020,")
+
+
+def test_fmt_check_shows_diff_and_exits_1(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "x.bib"
+    f.write_text(MESSY, encoding="utf-8")
+    assert main(["fmt", "--check", str(f)]) == 1
+    assert "+  pages = {12--19}," in capsys.readouterr().out
+    assert f.read_text(encoding="utf-8") == MESSY
+    assert main(["fmt", str(f)]) == 0
+    assert main(["fmt", "--check", str(f)]) == 0
+
+
+_names = st.from_regex(r"[a-z][a-z_]{0,10}", fullmatch=True).filter(lambda n: n not in {"pages"})
+_values = st.from_regex(r"[A-Za-z0-9 .,:;'()\-]{0,40}", fullmatch=True)
+_entries = st.dictionaries(_names, _values, min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_entries, min_size=1, max_size=5))
+def test_parse_fmt_parse_keeps_every_entry_and_field(entries: list[dict[str, str]]) -> None:
+    text = "\n".join("@article{k%d,\n%s}\n" % (i, "".join(f"  {k} = {{{v}}},\n" for k, v in e.items()))
+                     for i, e in enumerate(entries))
+    before = load_text([("x.bib", text)])
+    after = load_text([("x.bib", format_text(text))])
+    assert list(before.entries) == list(after.entries)
+    for key, entry in before.entries.items():
+        norm = {k: " ".join(v.split()) for k, v in entry.fields.items()}
+        assert {k: " ".join(v.split()) for k, v in after.entries[key].fields.items()} == norm
+
+
+RIS = """TY  - JOUR
+AU  - Smith, John
+AU  - Doe, Jane
+TI  - A running study
+JO  - Journal of Running
+PY  - 2021
+VL  - 4
+SP  - 10
+EP  - 20
+DO  - 10.5555/run.2021
+ER  - 
+"""
+NBIB = """PMID- 87654321
+TI  - Hip strength in runners.
+FAU - Müller, Anna
+FAU - Lee, Bo
+JT  - Journal of Hips
+TA  - J Hips
+DP  - 2019 Mar
+VI  - 7
+IP  - 2
+PG  - 101-9
+AID - 10.5555/hips.2019 [doi]
+AB  - An abstract that continues
+      on a second line.
+"""
+CSL = json.dumps([{"type": "article-journal", "title": "Fascia", "author": [{"family": "Smith", "given": "John"}],
+                   "container-title": "J Fascia", "issued": {"date-parts": [[2021]]}, "DOI": "10.5555/fascia"}])
+
+
+def test_add_imports_ris_nbib_csljson_with_house_keys(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (project / "a.ris").write_text(RIS, encoding="utf-8")
+    (project / "b.nbib").write_text(NBIB, encoding="utf-8")
+    (project / "c.json").write_text(CSL, encoding="utf-8")
+    target = project / "references" / "new.bib"
+    assert main(["add", "--root", str(project), "--to", str(target),
+                 str(project / "a.ris"), str(project / "b.nbib"), str(project / "c.json")]) == 0
+    bib = load_text([("new.bib", target.read_text(encoding="utf-8"))])
+    assert list(bib.entries) == ["smith2021", "muller2019", "smith2021a"]
+    hips = bib["muller2019"].fields
+    assert hips["pages"] == "101--109" and hips["pmid"] == "87654321" and hips["doi"] == "10.5555/hips.2019"
+    assert hips["abstract"] == "An abstract that continues on a second line."
+    assert bib["smith2021"].fields["pages"] == "10--20"
+
+
+def test_add_refuses_duplicate_doi_naming_existing_key(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (project / "a.ris").write_text(RIS.replace("10.5555/run.2021", "10.1234/alpha.2020"), encoding="utf-8")
+    assert main(["add", "--root", str(project), str(project / "a.ris")]) == 1
+    assert "already in the library as 'alpha2020'" in capsys.readouterr().err
+    assert not (project / "references" / "imported.bib").exists()
+
+
+def test_add_bad_file_names_file_and_line(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (project / "bad.ris").write_text("TY  - JOUR\nTI  - no end\n", encoding="utf-8")
+    assert main(["add", "--root", str(project), str(project / "bad.ris")]) == 1
+    assert "bad.ris:1: record has no closing 'ER  -' line" in capsys.readouterr().err
+
+
+def test_add_doi_through_a_local_resolver(project: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.headers.get("Accept") != "application/x-bibtex" or not self.path.endswith("10.5555/xyz"):
+                self.send_response(404)
+                self.end_headers()
+                return
+            body = b"@article{X, author={Zed, Zoe}, title={Fetched}, journal={J}, year={2022}, doi={10.5555/xyz}}"
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("EVIDENCEKB_DOI_RESOLVER", f"http://127.0.0.1:{server.server_address[1]}/")
+        assert main(["add", "--root", str(project), "--doi", "10.5555/xyz"]) == 0
+        assert "added zed2022" in capsys.readouterr().out
+        assert main(["add", "--root", str(project), "--doi", "10.5555/nope"]) == 1
+        assert "answered 404" in capsys.readouterr().err
+    finally:
+        server.shutdown()
+
+
+def test_add_doi_offline_gives_clear_error(project: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("EVIDENCEKB_DOI_RESOLVER", "http://127.0.0.1:9/")
+    assert main(["add", "--root", str(project), "--doi", "10.5555/xyz"]) == 1
+    assert "cannot reach the DOI resolver" in capsys.readouterr().err
+
+
+def test_new_claim_scaffolds_a_valid_record(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (project / "docs" / "article.md").write_text("# A\n\nThe band is fascia. It rubs.\n", encoding="utf-8")
+    assert main(["new", "claim", "The band is fascia.", "--root", str(project), "--topic", "anatomy"]) == 0
+    page = project / "docs" / "claims" / "the-band-is-fascia.md"
+    assert page.exists()
+    from evidencekb.claims import parse_claim
+
+    claim, errs = parse_claim(page.read_text(encoding="utf-8"), "x", "the-band-is-fascia", {})
+    assert errs == [] and claim is not None and claim.verdict == "untested"
+    assert main(["new", "claim", "Not in the article.", "--root", str(project)]) == 1
+    assert "not verbatim" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["check"], ["fmt"], ["add"], ["new", "claim"]])
+def test_every_subcommand_has_help(command: list[str], capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0 and "usage: evidencekb" in capsys.readouterr().out
+
+
+BAD_INPUTS = {
+    "truncated": b"@article{t, author={A, B}, title={T",
+    "missing-comma": b"@article{m, author={A, B} title={T}, journal={J}, year={2020}, doi={10.5555/m}}\n",
+    "missing-brace": b"@article{n, author={A, B}, title={T}, journal={J}, year={2020}\n",
+    "bad-string": b"@string{s = {unclosed}\n",
+    "bom": b"\xef\xbb\xbf@article{b, author={A, B}, title={T}, journal={J}, year={2020}, doi={10.5555/b}}\n",
+    "crlf": b"@article{c,\r\n author={A, B},\r\n title={T}, journal={J}, year={2020}, doi={10.5555/c}}\r\n",
+    "empty": b"",
+    "garbage": bytes(range(256)),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUTS))
+def test_bad_inputs_never_traceback_and_lose_nothing(name: str, project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    f = project / "references" / f"{name}.bib"
+    f.write_bytes(BAD_INPUTS[name])
+    rc = main(["check", "--root", str(project)])
+    out = capsys.readouterr().out
+    assert rc in (0, 1) and "Traceback" not in out
+    own = [ln for ln in out.splitlines() if ln.startswith(f"references/{name}.bib:")]
+    if name in {"bom", "crlf", "empty"}:
+        assert not [ln for ln in own if " error " in ln]
+    else:
+        assert own and all(ln.split(":")[1].isdigit() for ln in own)
+    if name != "garbage":
+        text = BAD_INPUTS[name].decode("utf-8-sig")
+        assert main(["fmt", str(f)]) == 0
+        formatted = f.read_text(encoding="utf-8")
+        for word in ("author", "title", "journal"):
+            assert text.count(word) == formatted.count(word)
+    capsys.readouterr()
+
+
+def test_ten_thousand_entries_check(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "big"
+    shutil.copytree(ROOTS / "basic", root)
+    (root / "references" / "big.bib").write_text("".join(
+        f"@article{{k{i}, author={{A{i}, B}}, title={{T{i}}}, journal={{J}}, year={{2000}}, doi={{10.5555/{i}}}}}\n"
+        for i in range(10_000)), encoding="utf-8")
+    main(["check", "--root", str(root)])
+    out = capsys.readouterr().out
+    assert out.count("uncited-entry") == 10_000  # every new entry accounted for, none lost
