@@ -76,10 +76,20 @@ def _evidence_table(items: list[EvidenceItem], bib: Bibliography) -> str:
     return '<div class="ekb-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
 
-def claim_header(c: Claim, bib: Bibliography, article_url: str) -> str:
-    """Markdown placed above a claim page's own discussion."""
+def claim_header(c: Claim, bib: Bibliography, article_url: str, json_ld: str = "") -> str:
+    """Markdown placed above a claim page's own discussion.
+
+    The verdict, the quote, the client summary and what it means in practice come
+    first: they make the printed handout. The evidence and the discussion follow in
+    a block that print hides.
+    """
     limit = claim_ceiling(c, bib)
     out = [f"# {c.heading}", ""]
+    if json_ld:
+        out += [f'<script type="application/ld+json">{json_ld}</script>', ""]
+    out.append(f'<p class="ekb-print-only">Printed from <span data-ekb-page-url>this page</span>. '
+               f"Evidence reviewed {c.reviewed}.</p>")
+    out.append("")
     out.append('<div class="ekb-verdict-box" markdown>')
     out.append(f"{verdict_badge(c.verdict)} {certainty_badge(c.certainty)}")
     out.append("")
@@ -102,7 +112,11 @@ def claim_header(c: Claim, bib: Bibliography, article_url: str) -> str:
         for line in c.clients.strip().splitlines():
             out.append(f"    {line}")
         out.append("")
+    if c.practice:
+        out += ["## What it means in practice", "", c.practice.strip(), ""]
     counts = Counter(it.stance for it in c.evidence)
+    out.append('<div class="ekb-detail" markdown>')
+    out.append("")
     out.append("## The evidence")
     out.append("")
     out.append(f"{counts['supports']} for, {counts['contradicts']} against, {counts['mixed']} mixed, "
@@ -120,16 +134,39 @@ def claim_header(c: Claim, bib: Bibliography, article_url: str) -> str:
     return "\n".join(out)
 
 
-def claim_footer(c: Claim) -> str:
-    out = [""]
-    if c.practice:
-        out += ["## What it means in practice", "", c.practice.strip(), ""]
+def claim_footer(c: Claim, cite_block: str = "", downloads: str = "") -> str:
+    out = ["", "", "</div>", ""]
     out += ["## Review and history", "", f"Reviewed: **{c.reviewed}**", ""]
-    for h in c.history:
-        reason = f" — {e(h.reason)}" if h.reason else ""
-        out.append(f"- **{h.date}**: {e(h.change)}{reason}")
-    out += ["", "<!-- references -->", ""]
+    if c.history:
+        out.append('<div class="ekb-detail" markdown>')
+        out.append("")
+        for h in c.history:
+            reason = f" — {e(h.reason)}" if h.reason else ""
+            out.append(f"- **{h.date}**: {e(h.change)}{reason}")
+        out += ["", "</div>", ""]
+    if cite_block or downloads:
+        out += ['<div class="ekb-detail" markdown>', "", cite_block, "", downloads, "", "</div>", ""]
+    out += ["<!-- references -->", ""]
     return "\n".join(out)
+
+
+def cite_this_block(texts: dict[str, str], heading: str = "Cite this page") -> str:
+    """Tabs of copyable citations (the page URL is filled in by the browser when unknown)."""
+    out = [f"## {heading}", ""]
+    for label, text in texts.items():
+        lang = "bibtex" if label == "BibTeX" else "text"
+        out += [f'=== "{label}"', "", f"    ```{lang}"]
+        out += [f"    {line}" for line in text.splitlines()]
+        out += ["    ```", ""]
+    return "\n".join(out)
+
+
+def downloads_block(prefix: str, heading: str = "Download these references") -> str:
+    return "\n".join([
+        f"## {heading}", "",
+        f"[BibTeX]({prefix}.bib){{ .md-button }} [CSL-JSON]({prefix}.json){{ .md-button }} "
+        f"[RIS]({prefix}.ris){{ .md-button }}", "",
+        "For Zotero, Mendeley, EndNote, pandoc and LaTeX.", ""])
 
 
 def _cited_by(entry: Entry, claims: Sequence[Claim], claim_url: str) -> list[tuple[Claim, EvidenceItem]]:
@@ -304,15 +341,17 @@ def annotate_article(markdown: str, claims: Sequence[Claim], claim_url: str = "c
     out: list[str] = []
     pos = 0
     for start, end, n, c in spans:
-        marker = (f'<a class="ekb-claim-marker ekb-verdict--{c.verdict}" href="{claim_url.format(slug=c.slug)}" '
-                  f'title="Claim {n}: {e(VERDICT_LABELS[c.verdict])}">[{n}: {e(VERDICT_LABELS[c.verdict])}]</a>')
+        label = VERDICT_LABELS[c.verdict]
+        # A Markdown link (not raw HTML), so MkDocs resolves and checks it.
+        marker = (f"[claim {n}: {label}]({claim_url.format(slug=c.slug)})"
+                  f'{{: .ekb-claim-marker .ekb-verdict--{c.verdict} title="Claim {n}: {label}. Read the evidence."}}')
         if start < pos:  # overlaps the previous quote: add its marker only
-            out.append(marker)
+            out.append(" " + marker)
             continue
         out.append(markdown[pos:start])
         out.append(f'<mark class="ekb-claim ekb-claim--{c.verdict}" id="claim-{c.slug}">')
         out.append(markdown[start:end])
-        out.append("</mark>" + marker)
+        out.append("</mark> " + marker)
         pos = end
     out.append(markdown[pos:])
     return "".join(out)

@@ -10,10 +10,13 @@ MkDocs logger, so that ``mkdocs build --strict`` fails on any of them.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
@@ -22,7 +25,7 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from . import bibliography as bibmod
-from . import checks, pages, quotes
+from . import checks, exports, pages, quotes
 from .citations import scan
 from .claims import Claim, load_claims, split_front_matter
 from .config import EvidenceConfig
@@ -35,6 +38,8 @@ log = get_plugin_logger(__name__)
 _BIB_CACHE: dict[str, bibmod.Bibliography] = {}
 _FORMATTERS: dict[str, Formatter] = {}
 ASSETS = ("evidencekb.css", "evidencekb.js")
+#: Stands for the site's address when site_url is not set; the page script puts the real one in.
+PLACEHOLDER_BASE = "https://site.invalid"
 
 
 def formatter_for(style: str) -> Formatter:
@@ -171,7 +176,17 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         for src, make in generated.items():
             if files.get_file_from_path(src) is None:
                 files.append(File.generated(config, src, content=make()))
+        self._downloads(files, config, [bib.entries[k] for k in bib.entries if k in cited], "downloads/references")
+        for claim in self.claims:
+            entries = [bib.entries[k] for k in dict.fromkeys(it.ref for it in claim.evidence) if k in bib.entries]
+            self._downloads(files, config, entries, f"downloads/claims/{claim.slug}")
         return files
+
+    @staticmethod
+    def _downloads(files: Files, config: MkDocsConfig, entries: list[bibmod.Entry], stem: str) -> None:
+        for suffix, make in ((".bib", exports.to_bibtex), (".json", exports.to_csl_json), (".ris", exports.to_ris)):
+            if files.get_file_from_path(stem + suffix) is None:
+                files.append(File.generated(config, stem + suffix, content=make(entries)))
 
     def _cited_keys(self, docs: Path) -> set[str]:
         keys = {it.ref for c in self.claims for it in c.evidence}
@@ -190,11 +205,41 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         claim = self._claim_for(src)
         if claim is not None:
             article_url = "../" + self.config.article
-            return pages.claim_header(claim, self.ctx.bib, article_url) + markdown + pages.claim_footer(claim)
+            return (pages.claim_header(claim, self.ctx.bib, article_url, self._json_ld(claim, config))
+                    + markdown + pages.claim_footer(claim, self._cite_this(claim, config),
+                                                    pages.downloads_block(f"../downloads/claims/{claim.slug}")))
         if src == self.config.article and self.claims:
             prefix = "../" * src.count("/")
             return pages.annotate_article(markdown, self.claims, prefix + "claims/{slug}.md")
         return markdown
+
+    def _page_url(self, config: MkDocsConfig, path: str) -> str:
+        base = (config.site_url or "").rstrip("/")
+        return f"{base}/{path}" if base else f"{PLACEHOLDER_BASE}/{path}"
+
+    def _cite_this(self, claim: Claim, config: MkDocsConfig) -> str:
+        url = self._page_url(config, f"{self.config.claims_dir}/{claim.slug}/")
+        entry = exports.page_entry(claim, config.site_name, url)
+        texts = {"AMA": formatter_for("american-medical-association").format(entry).text,
+                 "APA": formatter_for("apa").format(entry).text,
+                 "BibTeX": exports.to_bibtex([entry]).strip()}
+        return pages.cite_this_block(texts)
+
+    def _json_ld(self, claim: Claim, config: MkDocsConfig) -> str:
+        meta = self._article_meta(config)
+        article_path = self.config.article.removesuffix(".md").removesuffix("index") + "/"
+        data = exports.claim_review(
+            claim, url=self._page_url(config, f"{self.config.claims_dir}/{claim.slug}/"),
+            article_url=self._page_url(config, article_path.lstrip("/")), site_name=config.site_name,
+            verdict_label=pages.VERDICT_LABELS[claim.verdict], article_meta=meta)
+        return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+    def _article_meta(self, config: MkDocsConfig) -> dict[str, str]:
+        path = Path(config.docs_dir) / self.config.article
+        front, _, _ = split_front_matter(path.read_text(encoding="utf-8-sig")) if path.exists() else ("", "", 0)
+        meta = yaml.safe_load(front) or {} if front else {}
+        return {"author": str(meta.get("author", "")), "title": str(meta.get("title", "")),
+                "date": str(meta.get("published", ""))}
 
     def _claim_for(self, src: str) -> Claim | None:
         folder = self.config.claims_dir.rstrip("/") + "/"

@@ -52,7 +52,29 @@
       });
     });
   }
+  // Without site_url, citations of a page carry a placeholder address: put the real one in.
+  function fillAddresses() {
+    var root = new URL(document.querySelector("script[src$='assets/evidencekb.js']").getAttribute("src"), location);
+    var base = root.href.replace(/assets\/evidencekb\.js.*$/, "").replace(/\/$/, "");
+    var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    var node;
+    while ((node = walker.nextNode())) {
+      if (node.nodeValue.indexOf("https://site.invalid") >= 0) {
+        node.nodeValue = node.nodeValue.split("https://site.invalid").join(base);
+      }
+    }
+    document.querySelectorAll("[data-ekb-page-url]").forEach(function (el) {
+      el.textContent = location.origin + location.pathname;
+    });
+  }
+  // Material's search dialog has no accessible name; give it one.
+  function labelSearch() {
+    var dialog = document.querySelector(".md-search[role=dialog]");
+    if (dialog && !dialog.hasAttribute("aria-label")) dialog.setAttribute("aria-label", "Search the site");
+  }
   function init() {
+    labelSearch();
+    fillAddresses();
     document.querySelectorAll(".ekb-table table").forEach(makeSortable);
     setupFilters();
     setupCopy();

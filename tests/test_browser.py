@@ -1,0 +1,199 @@
+"""The site in a real browser (headless Chromium): content, tooltips, search, no outside hosts,
+accessibility (axe-core) in both palettes, and internal links (linkchecker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from conftest import ROOT, need
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("EVIDENCEKB_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    need(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def first_claim(built_site: Path) -> dict[str, str]:
+    data = json.loads((built_site / "claims.json").read_text(encoding="utf-8"))
+    claim = data["claims"][0]
+    return {"slug": claim["slug"], "claim": claim["claim"], "ref": claim["evidence"][0]["ref"]}
+
+
+def _pages(first_claim: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """name -> (path, text that must be visible)."""
+    return {
+        "home": ("", "IT band"),
+        "claim": (f"claims/{first_claim['slug']}/", "Verdict:"),
+        "reference": (f"references/{first_claim['ref']}/", "Cited by"),
+        "evidence-map": ("evidence-map/", "Evidence map"),
+        "article": ("article/", "WHAT THE IT BAND ACTUALLY IS"),
+    }
+
+
+def _open(browser, url: str, dark: bool = False):  # type: ignore[no-untyped-def]
+    context = browser.new_context(color_scheme="dark" if dark else "light", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url, wait_until="networkidle")
+    return context, page, requests
+
+
+@pytest.mark.parametrize("name", ["home", "claim", "reference", "evidence-map", "article"])
+def test_page_shows_key_content_and_loads_nothing_from_outside(browser, served_site: str, first_claim, name: str) -> None:  # type: ignore[no-untyped-def]
+    path, text = _pages(first_claim)[name]
+    context, page, requests = _open(browser, served_site + path)
+    try:
+        assert page.locator("article").get_by_text(text, exact=False).first.is_visible()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        hosts = {urlparse(u).hostname for u in requests if urlparse(u).scheme in ("http", "https")}
+        assert hosts == {"127.0.0.1"}, requests
+    finally:
+        context.close()
+
+
+def test_hovering_a_citation_shows_its_reference(browser, served_site: str, first_claim) -> None:  # type: ignore[no-untyped-def]
+    context, page, _ = _open(browser, served_site + f"claims/{first_claim['slug']}/")
+    try:
+        link = page.locator("a.citation-link").first
+        expected = link.get_attribute("data-md-tooltip-title") or link.get_attribute("title") or ""
+        link.hover()
+        tip = page.locator(".md-tooltip2, .md-tooltip, [role=tooltip]").filter(has_text=expected[:30])
+        tip.first.wait_for(state="visible", timeout=5000)
+        assert len(expected) > 40  # a full reference, not just a number
+    finally:
+        context.close()
+
+
+def test_search_finds_a_claim_from_a_word_of_its_text(browser, served_site: str) -> None:  # type: ignore[no-untyped-def]
+    context, page, _ = _open(browser, served_site)
+    try:
+        box = page.locator("input.md-search__input")
+        box.click()
+        # Wait for the search worker to load its index, then type as a person would.
+        page.locator(".md-search-result__meta").filter(has_text="Type to start searching").wait_for(timeout=15000)
+        box.press_sequentially("condyle", delay=40)
+        results = page.locator(".md-search-result__item")
+        results.first.wait_for(state="visible", timeout=10000)
+        assert "condyle" in results.first.inner_text().lower() or results.count() > 0
+        links = [results.nth(i).locator("a").first.get_attribute("href") or "" for i in range(results.count())]
+        assert any("claims/" in h for h in links), links
+    finally:
+        context.close()
+
+
+def _axe(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+@pytest.mark.parametrize("name", ["home", "claim", "reference", "evidence-map", "article"])
+def test_no_serious_accessibility_violations(browser, served_site: str, first_claim, name: str, dark: bool) -> None:  # type: ignore[no-untyped-def]
+    path, _ = _pages(first_claim)[name]
+    context, page, _ = _open(browser, served_site + path, dark=dark)
+    try:
+        bad = _axe(page)
+        assert bad == [], [(v["id"], [n["target"] for n in v["nodes"]][:5]) for v in bad]
+    finally:
+        context.close()
+
+
+def test_axe_catches_a_missing_alt_text(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.set_content('<html lang="en"><head><title>t</title></head><body><main><img src="data:image/png;base64,'
+                         'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=">'
+                         "</main></body></html>")
+        assert "image-alt" in {v["id"] for v in _axe(page)}
+    finally:
+        context.close()
+
+
+def _linkchecker(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("linkchecker") or str(Path(sys.executable).with_name("linkchecker"))
+    need(Path(exe).exists(), "linkchecker is not installed (pip install -e '.[test]')")
+    rc = tmp_path / "linkcheckerrc"
+    rc.write_text("[filtering]\nignore=\n  ^mailto:\n[AnchorCheck]\n", encoding="utf-8")
+    return subprocess.run([exe, "--config", str(rc), "--no-status", "--no-warnings", "-r", "4", url],
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_no_broken_internal_links_or_anchors(served_site: str, tmp_path: Path) -> None:
+    proc = _linkchecker(served_site, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+
+
+def test_linkchecker_catches_a_broken_link(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text(
+        '<html><body><a href="missing.html">x</a> <a href="#nowhere">y</a></body></html>', encoding="utf-8")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "site")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proc = _linkchecker(f"http://127.0.0.1:{server.server_address[1]}/", tmp_path)
+        assert proc.returncode != 0 and "missing.html" in proc.stdout
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+def test_claim_page_prints_as_a_clean_handout(browser, served_site: str, built_site: Path, paper: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from pypdf import PdfReader
+
+    claims = json.loads((built_site / "claims.json").read_text(encoding="utf-8"))["claims"]
+    for claim in claims:
+        context, page, _ = _open(browser, served_site + f"claims/{claim['slug']}/")
+        try:
+            page.emulate_media(media="print")
+            pdf = tmp_path / f"{claim['slug']}-{paper}.pdf"
+            page.pdf(path=str(pdf), format=paper, print_background=True,
+                     margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"})
+        finally:
+            context.close()
+        reader = PdfReader(str(pdf))
+        text = " ".join((p.extract_text() or "") for p in reader.pages)
+        flat = " ".join(text.split())
+        assert 1 <= len(reader.pages) <= 2, (claim["slug"], len(reader.pages))
+        assert "Verdict:" in flat and "For clients" in flat and "What it means in practice" in flat
+        assert "References" in flat and claim["reviewed"] in flat
+        assert f"claims/{claim['slug']}/" in flat.replace(" ", "")  # the page's address
+        for chrome in ("Table of contents", "Search", "Evidence map"):
+            assert chrome not in flat, (claim["slug"], chrome)
+        if claim["slug"] == claims[0]["slug"]:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            (ARTIFACTS / f"handout-{paper}.pdf").write_bytes(pdf.read_bytes())

