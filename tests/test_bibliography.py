@@ -128,3 +128,14 @@ def test_latex_decoding(value: str, text: str, html: str) -> None:
 def test_names(author: str, expected: dict[str, str]) -> None:
     bib = load_text([("x.bib", f"@article{{n, author={{{author}}}, title={{T}}, journal={{J}}, year={{2000}}}}")])
     assert to_csl(bib["n"])["author"] == [expected]
+
+
+@pytest.mark.parametrize("value", ["plain", "{A} b", r"\{ escaped", "{unbalanced", "closed}", "$x$", "$open",
+                                   r"\$5", r"{\"o} and $\alpha$", "}{", r"a \\{b}"])
+def test_fast_latex_check_agrees_with_the_parser(value: str) -> None:
+    try:
+        latex.parse(value)
+        parsed_ok = True
+    except latex.LatexError:
+        parsed_ok = False
+    assert (latex.check(value) is None) == parsed_ok

@@ -152,6 +152,10 @@ def _split_concat(value: str) -> list[str]:
 
 def _resolve(value: str, strings: Mapping[str, str]) -> tuple[str, list[str]]:
     """Resolve a raw value: strip delimiters, expand macros. Returns (value, unknown macros)."""
+    if "#" not in value:  # the common case: one delimited value, a number or a macro
+        v = value.strip()
+        if len(v) >= 2 and (v[0], v[-1]) in {("{", "}"), ('"', '"')}:
+            return v[1:-1], []
     out, unknown = [], []
     for part in _split_concat(value):
         if len(part) >= 2 and (part[0], part[-1]) in {("{", "}"), ('"', '"')}:
@@ -248,7 +252,7 @@ def _add_entry(bib: Bibliography, seen: dict[str, Entry], block: model.Entry, di
     for f in block.fields:
         name = f.key.lower()
         value, unknown = _resolve(f.value, bib.strings)
-        fline = line + _line_offset(block.raw, f.key)
+        fline = (f.start_line + 1) if getattr(f, "start_line", None) is not None else line
         for macro in unknown:
             bib.diagnostics.append(diag(display, fline, 1, "bib-unknown-string",
                                         f"field '{name}' of '{block.key}' uses @string '{macro}', which no .bib file defines."
@@ -270,11 +274,6 @@ def _add_entry(bib: Bibliography, seen: dict[str, Entry], block: model.Entry, di
         return
     seen[folded] = entry
     bib.entries[block.key] = entry
-
-
-def _line_offset(raw: str, name: str) -> int:
-    m = re.search(rf"(?im)[,{{\s]{re.escape(name)}\s*=", raw)
-    return raw.count("\n", 0, m.start() + 1) if m else 0
 
 
 def load(paths: Iterable[Path], root: Path | None = None) -> Bibliography:
@@ -328,10 +327,9 @@ def lint(bib: Bibliography) -> list[Diagnostic]:
                                 f"@{e.type} '{e.key}' lacks required field '{name}'; "
                                 f"an @{e.type} needs {', '.join(REQUIRED_FIELDS[e.type])}."))
         for name, value in e.fields.items():
-            try:
-                latex.parse(value)
-            except latex.LatexError as exc:
-                out.append(diag(*at(name), "bib-syntax", f"field '{name}' of '{e.key}': {exc}."))
+            problem = latex.check(value)
+            if problem:
+                out.append(diag(*at(name), "bib-syntax", f"field '{name}' of '{e.key}': {problem}."))
         checks = (("doi", _DOI, "a DOI looks like 10.1234/abc (no https://doi.org/ prefix)"),
                   ("pmid", _PMID, "a PMID is digits only"),
                   ("pmcid", _PMCID, "a PMCID looks like PMC1234567"))

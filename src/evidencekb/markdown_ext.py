@@ -123,15 +123,18 @@ class _CitationTree(Treeprocessor):
         ctx = self.ext.context()
         page = PageCitations()
         entries = ctx.bib.entries
-        for el in root.iter(_PLACEHOLDER_TAG):
+        # Document order, then replace each placeholder by its stashed HTML in the text
+        # around it (no wrapper element is left behind).
+        placeholders = {id(el): el for el in root.iter(_PLACEHOLDER_TAG)}
+        for el in placeholders.values():
             cluster = self.ext.clusters[int(el.get("i", "0"))]
             page.clusters += 1
             cid = f"cite-{page.clusters}"
-            html = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter)
-            el.tag = "span"
-            el.attrib.clear()
-            el.set("class", "citation-wrap")
-            el.text = self.md.htmlStash.store(html)
+            el.text = self.md.htmlStash.store(render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter))
+        if placeholders:
+            for parent in list(root.iter()):
+                for child in [c for c in parent if id(c) in placeholders]:
+                    _unwrap(parent, child)
         listing = render_reference_list(page, entries, ctx.style, ctx.formatter,
                                         ctx.references_title, ctx.reference_url)
         placed = False
@@ -143,6 +146,18 @@ class _CitationTree(Treeprocessor):
             p = etree.SubElement(root, "p")
             p.text = self.md.htmlStash.store(listing)
         ctx.record(PageResult(page, list(self.ext.clusters)))
+
+
+def _unwrap(parent: etree.Element, child: etree.Element) -> None:
+    """Replace ``child`` by its text (and tail) inside ``parent``."""
+    text = (child.text or "") + (child.tail or "")
+    index = list(parent).index(child)
+    if index == 0:
+        parent.text = (parent.text or "") + text
+    else:
+        prev = parent[index - 1]
+        prev.tail = (prev.tail or "") + text
+    parent.remove(child)
 
 
 class CitationExtension(Extension):

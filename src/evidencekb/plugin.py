@@ -25,7 +25,8 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 from . import bibliography as bibmod
-from . import checks, exports, pages, quotes
+from . import cache, checks, exports, pages, quotes
+from .cache import FormatCache
 from .citations import scan
 from .claims import Claim, load_claims, split_front_matter
 from .config import EvidenceConfig
@@ -35,8 +36,9 @@ from .markdown_ext import CitationContext
 
 log = get_plugin_logger(__name__)
 
-_BIB_CACHE: dict[str, bibmod.Bibliography] = {}
+_BIB_CACHE: dict[str, bibmod.Bibliography] = {}  # in memory, for the rebuilds of one `mkdocs serve`
 _FORMATTERS: dict[str, Formatter] = {}
+_CACHE_DIR: list[Path | None] = [None]
 ASSETS = ("evidencekb.css", "evidencekb.js")
 #: Stands for the site's address when site_url is not set; the page script puts the real one in.
 PLACEHOLDER_BASE = "https://site.invalid"
@@ -45,7 +47,7 @@ PLACEHOLDER_BASE = "https://site.invalid"
 def formatter_for(style: str) -> Formatter:
     f = _FORMATTERS.get(style)
     if f is None:
-        f = _FORMATTERS[style] = Formatter(get_style(style))
+        f = _FORMATTERS[style] = Formatter(get_style(style), FormatCache(_CACHE_DIR[0], style))
     return f
 
 
@@ -93,16 +95,23 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
 
     def _load_bibliography(self) -> bibmod.Bibliography:
         paths = bibmod.find_bib_files(self.root, self.config.bibliography)
+        cache_dir = cache.default_dir(self.root) if self.config.cache else None
+        if _CACHE_DIR[0] != cache_dir:
+            _CACHE_DIR[0] = cache_dir
+            _FORMATTERS.clear()
         h = hashlib.sha256()
         for p in paths:
             h.update(str(p).encode() + b"\0" + p.read_bytes() + b"\0")
         digest = h.hexdigest()
         bib = _BIB_CACHE.get(digest) if self.config.cache else None
         if bib is None:
-            bib = bibmod.load(paths, self.root)
-            bib.diagnostics.extend(d for d in bibmod.lint(bib) if d.severity == "error")
+            bib = cache.load_library(paths, self.root, cache_dir)
             _BIB_CACHE.clear()
             _BIB_CACHE[digest] = bib
+        # Warnings (uncited entries, missing identifiers) are for `evidencekb check`;
+        # the build fails on errors only.
+        bib = bibmod.Bibliography(bib.entries, [d for d in bib.diagnostics if d.severity == "error"],
+                                  bib.strings, bib.files)
         if not paths:
             log.warning(f"no .bib files found under {self.config.bibliography}; citations cannot resolve.")
         _report(bib.diagnostics)
@@ -281,6 +290,9 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         assert self.ctx is not None
+        for f in _FORMATTERS.values():
+            if f.store is not None:
+                f.store.save()
         out = Path(config.site_dir) / "claims.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".json.tmp")

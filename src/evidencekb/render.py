@@ -220,7 +220,7 @@ def render_reference_list(
         )
     tag = "ol" if style.numeric else "ul"
     return (
-        f'<section class="references" aria-labelledby="references">'
+        f'<section class="references" aria-labelledby="references" data-search-exclude>'
         f'<h2 id="references">{html.escape(title)}</h2>'
         f'<{tag} class="reference-list">{"".join(items)}</{tag}></section>'
     )

@@ -1,0 +1,105 @@
+"""An on-disk cache keyed by content, shared by builds and ``evidencekb check``.
+
+Parsed libraries (with their lint) are stored under a hash of every .bib
+file's path and bytes and of this package's version, so an edit, a rename or
+an upgrade misses the cache; modification times are never trusted. Formatted
+entries are stored per style under a hash of each entry's source text.
+Writes are atomic; a damaged or foreign cache file is ignored, never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from . import bibliography as bibmod
+
+__all__ = ["load_library", "FormatCache", "default_dir"]
+
+VERSION = "1"
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("evidencekb")
+    except Exception:  # pragma: no cover - running from a source tree
+        return "dev"
+
+
+def default_dir(root: Path) -> Path:
+    return root / ".cache" / "evidencekb"
+
+
+def _read(path: Path) -> Any:
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)
+    except Exception:
+        return None
+
+
+def _write(path: Path, value: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only checkout still builds, just without the cache
+
+
+def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmod.Bibliography:
+    """Load and lint the library, from the cache when its content is unchanged."""
+    h = hashlib.sha256(f"{VERSION}\0{_package_version()}\0".encode())
+    blobs: list[tuple[Path, bytes | None]] = []
+    for p in paths:
+        try:
+            data: bytes | None = p.read_bytes()
+        except OSError:
+            data = None
+        blobs.append((p, data))
+        h.update(bibmod._display(p, root).encode() + b"\0" + (data if data is not None else b"\1missing") + b"\0")
+    digest = h.hexdigest()
+    target = cache_dir / f"library-{digest[:32]}.pickle" if cache_dir else None
+    if target is not None and target.exists():
+        bib = _read(target)
+        if isinstance(bib, bibmod.Bibliography):
+            return bib
+    bib = bibmod.load(paths, root)
+    bib.diagnostics.extend(bibmod.lint(bib))
+    if target is not None:
+        for old in target.parent.glob("library-*.pickle") if target.parent.exists() else []:
+            if old != target:
+                old.unlink(missing_ok=True)
+        _write(target, bib)
+    return bib
+
+
+class FormatCache:
+    """Formatted entries of one style, persisted between builds."""
+
+    def __init__(self, cache_dir: Path | None, style: str) -> None:
+        name = hashlib.sha256(f"{VERSION}\0{_package_version()}\0{style}".encode()).hexdigest()[:24]
+        self.path = cache_dir / f"format-{name}.pickle" if cache_dir else None
+        data = _read(self.path) if self.path and self.path.exists() else None
+        self.data: dict[Any, Any] = data if isinstance(data, dict) else {}
+        self.dirty = False
+
+    def get(self, key: Any) -> Any:
+        return self.data.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        self.data[key] = value
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.path and self.dirty:
+            _write(self.path, self.data)
+            self.dirty = False
