@@ -9,13 +9,13 @@ become a :class:`~evidencekb.diagnostics.Diagnostic`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import pickle
+import zlib
 import io
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import bibtexparser
@@ -108,7 +108,7 @@ class Entry:
 class Bibliography:
     """All entries by key, in file order, plus the diagnostics of loading them."""
 
-    entries: dict[str, Entry] = field(default_factory=dict)
+    entries: dict[str, Entry] | LazyEntries = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     strings: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
@@ -120,17 +120,38 @@ class Bibliography:
         return self.entries[key]
 
     def get(self, key: str) -> Entry | None:
-        return self.entries.get(key)
+        return self.entries[key] if key in self.entries else None
 
     def suggest(self, key: str) -> str:
-        return did_you_mean(key, self.entries)
+        return did_you_mean(key, list(self.entries))
 
-    @cached_property
-    def digest(self) -> str:
-        h = hashlib.sha256()
-        for e in self.entries.values():
-            h.update(repr((e.key, e.type, sorted(e.fields.items()))).encode())
-        return h.hexdigest()
+
+
+class LazyEntries(Mapping[str, Entry]):
+    """Entries kept compressed until used: a build touches only the entries it cites.
+
+    Keys, membership and length need no decompression; an entry is unpacked on first
+    access and then kept.
+    """
+
+    def __init__(self, entries: Mapping[str, Entry]) -> None:
+        self._blobs = {k: zlib.compress(pickle.dumps(e, pickle.HIGHEST_PROTOCOL), 1) for k, e in entries.items()}
+        self._open: dict[str, Entry] = {}
+
+    def __getitem__(self, key: str) -> Entry:
+        entry = self._open.get(key)
+        if entry is None:
+            entry = self._open[key] = pickle.loads(zlib.decompress(self._blobs[key]))
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._blobs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._blobs)
+
+    def __len__(self) -> int:
+        return len(self._blobs)
 
 
 def _split_concat(value: str) -> list[str]:

@@ -74,6 +74,7 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
             return bib
     bib = bibmod.load(paths, root)
     bib.diagnostics.extend(bibmod.lint(bib))
+    bib.entries = bibmod.LazyEntries(bib.entries)
     if target is not None:
         for old in target.parent.glob("library-*.pickle") if target.parent.exists() else []:
             if old != target:

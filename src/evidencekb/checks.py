@@ -61,7 +61,7 @@ def check_evidence_quotes(claims: Iterable[Claim], bib: Bibliography) -> list[Di
 
 
 def claim_ceiling(c: Claim, bib: Bibliography) -> ceil.Ceiling:
-    designs = {k: e.design for k, e in bib.entries.items()}
+    designs = {it.ref: bib[it.ref].design for it in c.evidence if it.ref in bib}
     return ceil.for_claim(c.evidence, designs)
 
 
