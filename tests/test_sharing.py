@@ -7,7 +7,6 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from conftest import ROOT, need, pandoc
 from evidencekb.bibliography import find_bib_files, load, load_text

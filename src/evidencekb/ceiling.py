@@ -110,4 +110,4 @@ def certainty_exceeds(certainty: str, ceiling: str) -> bool:
 
 def for_claim(evidence: Iterable[object], designs: Mapping[str, str]) -> Ceiling:
     """Ceiling of a claim's evidence items, designs looked up by reference key."""
-    return compute((getattr(e, "stance"), designs.get(getattr(e, "ref"), "")) for e in evidence)
+    return compute((e.stance, designs.get(e.ref, "")) for e in evidence)

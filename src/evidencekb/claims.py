@@ -186,8 +186,9 @@ def parse_claim(text: str, path: str, slug: str, known_refs: Mapping[str, object
 
     for name in ("claim", "quote", "title", "clients", "practice", "description"):
         got = get(name)
-        if got and _check_str(errs, path, got[1], name, got[0], empty_ok=name in {"clients", "practice", "title", "description"}):
-            setattr(claim, name, got[0].strip()) if name != "description" else None
+        optional = name in {"clients", "practice", "title", "description"}
+        if got and _check_str(errs, path, got[1], name, got[0], empty_ok=optional) and name != "description":
+            setattr(claim, name, got[0].strip())
     for name, allowed in (("topic", TOPICS), ("verdict", VERDICTS), ("certainty", CERTAINTIES)):
         got = get(name)
         if got and _check_enum(errs, path, got[1], name, got[0], allowed):

@@ -64,7 +64,6 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         self.claims: list[Claim] = []
         self.root = Path.cwd()
         self.docs_prefix = "docs"
-        self._sources: dict[str, str] = {}
         self.bib = bibmod.Bibliography()
 
     # --- configuration and loading ------------------------------------------------
@@ -210,7 +209,6 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         assert self.ctx is not None
         src = page.file.src_uri
         self.ctx.page = src
-        self._sources[src] = markdown
         claim = self._claim_for(src)
         if claim is not None:
             article_url = "../" + self.config.article

@@ -68,7 +68,6 @@ class PageCitations:
 
     numbers: dict[str, int] = field(default_factory=dict)
     backlinks: dict[str, list[str]] = field(default_factory=dict)
-    unknown: list[Cluster] = field(default_factory=list)
     clusters: int = 0
 
     def cite(self, key: str, cluster_id: str) -> int:
