@@ -12,13 +12,14 @@ import difflib
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from bibtexparser import model
 
 from .bibliography import _parse_file
 
-__all__ = ["FIELD_ORDER", "format_text", "write_atomic", "diff"]
+__all__ = ["FIELD_ORDER", "format_text", "entries_text", "write_atomic", "diff"]
 
 FIELD_ORDER = (
     "author", "editor", "title", "booktitle", "journal", "journaltitle", "shortjournal", "series",
@@ -89,6 +90,15 @@ def format_text(text: str, sort: bool = False) -> str:
         pieces = [next(it) if p[0] else p for p in pieces]
     body = "\n\n".join(p[1] for p in pieces if p[1])
     return body + "\n" if body else ""
+
+
+def entries_text(entries: Iterable[tuple[str, str, Mapping[str, str]]]) -> str:
+    """Formatted BibTeX for (type, key, fields) triples whose values are already BibTeX."""
+    parts = []
+    for type_, key, fields in entries:
+        body = "".join(f"  {k} = {{{v}}},\n" for k, v in fields.items())
+        parts.append(f"@{type_}{{{key},\n{body}}}")
+    return format_text("\n\n".join(parts))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .bibfmt import format_text
+from .bibfmt import entries_text
 from .bibliography import Entry
 from .claims import Claim
 from .csl import to_csl
@@ -21,11 +21,7 @@ _RIS_TYPES = {"article": "JOUR", "book": "BOOK", "incollection": "CHAP", "inbook
 
 def to_bibtex(entries: Iterable[Entry]) -> str:
     """Self-contained BibTeX: @string macros already expanded, one normalised entry each."""
-    parts = []
-    for e in entries:
-        body = "".join(f"  {k} = {{{v}}},\n" for k, v in e.fields.items())
-        parts.append(f"@{e.type}{{{e.key},\n{body}}}")
-    return format_text("\n\n".join(parts))
+    return entries_text((e.type, e.key, e.fields) for e in entries)
 
 
 def to_csl_json(entries: Iterable[Entry]) -> str:

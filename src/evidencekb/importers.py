@@ -258,13 +258,11 @@ def _escape(value: str) -> str:
 
 
 def to_bibtex(records: list[Record]) -> str:
-    from .bibfmt import format_text
+    from .bibfmt import entries_text
 
-    parts = []
-    for rec in records:
-        body = ",\n".join(f"  {k} = {{{v if k in ('author',) else _escape(v)}}}" for k, v in rec.fields.items())
-        parts.append(f"@{rec.type}{{{rec.key},\n{body},\n}}")
-    return format_text("\n\n".join(parts))
+    # Values from RIS, MEDLINE and CSL-JSON are plain text: escape what BibTeX would read as markup.
+    return entries_text((rec.type, rec.key, {k: v if k == "author" else _escape(v) for k, v in rec.fields.items()})
+                        for rec in records)
 
 
 def fetch_doi(doi: str, resolver: str = "https://doi.org/", timeout: float = 20) -> str:
