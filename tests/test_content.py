@@ -80,3 +80,11 @@ def _grade(text: str) -> float:
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.slug for c in CLAIMS])
 def test_client_summary_reads_at_grade_8_or_below(claim) -> None:  # type: ignore[no-untyped-def]
     assert _grade(claim.clients) <= 8.0
+
+
+def test_library_files_are_formatted() -> None:
+    from evidencekb.bibfmt import format_text
+
+    for path in sorted((ROOT / "references").glob("*.bib")):
+        text = path.read_text(encoding="utf-8")
+        assert format_text(text) == text, f"run 'evidencekb fmt' ({path.name} is not formatted)"
