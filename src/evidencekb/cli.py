@@ -178,42 +178,40 @@ def cmd_new(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="evidencekb", description="Check and maintain the evidence knowledge base.")
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("check", help="run every check on references/ and docs/ without building the site",
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", default=".", help="project folder holding mkdocs.yml (default: .)")
+    p = sub.add_parser("check", parents=[common], help="run every check on references/ and docs/ without building the site",
                        description="Run every check on references/ and docs/ without building the site. "
                                    "Exit 0 when clean, 1 on errors (warnings too with --strict).")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    p.add_argument("--root", default=".", help="project folder holding mkdocs.yml (default: .)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("fmt", help="normalise .bib files (field order, indentation, page ranges, braces)",
+    p = sub.add_parser("fmt", parents=[common], help="normalise .bib files (field order, indentation, page ranges, braces)",
                        description="Normalise .bib files in place, atomically, losing nothing. "
                                    "With --check, change nothing: show a diff and exit 1 if a file is not formatted.")
     p.add_argument("files", nargs="*", help=".bib files (default: the configured bibliography)")
     p.add_argument("--check", action="store_true", help="report, do not write")
     p.add_argument("--sort", action="store_true", help="sort entries by key")
-    p.add_argument("--root", default=".", help="project folder holding mkdocs.yml (default: .)")
     p.set_defaults(func=cmd_fmt)
 
-    p = sub.add_parser("add", help="import references from BibTeX, RIS, PubMed (.nbib), CSL-JSON or a DOI",
+    p = sub.add_parser("add", parents=[common], help="import references from BibTeX, RIS, PubMed (.nbib), CSL-JSON or a DOI",
                        description="Import references with house keys (surname + year, a/b on a clash). "
                                    "A duplicate DOI or PMID is refused, naming the existing key.")
     p.add_argument("files", nargs="*", help="exports to import (.bib, .ris, .nbib, .json)")
     p.add_argument("--doi", action="append", help="fetch BibTeX for this DOI from doi.org (needs a network)")
     p.add_argument("--to", help="the .bib file to add to (default: references/imported.bib)")
-    p.add_argument("--root", default=".", help="project folder holding mkdocs.yml (default: .)")
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("new", help="scaffold a new page", description="Scaffold a new page.")
     kinds = p.add_subparsers(dest="kind", required=True)
-    c = kinds.add_parser("claim", help="a claim page with a valid, empty record",
+    c = kinds.add_parser("claim", parents=[common], help="a claim page with a valid, empty record",
                          description="Create docs/claims/<slug>.md with a valid record: verdict untested, no evidence.")
     c.add_argument("text", help="the claim, in the article's words (or give --quote)")
     c.add_argument("--quote", help="the article's exact words, if the claim text is paraphrased")
     c.add_argument("--slug", help="page name (default: from the text)")
     c.add_argument("--topic", default="mechanism", choices=("anatomy", "mechanism", "cause", "treatment",
                                                              "prognosis", "context"))
-    c.add_argument("--root", default=".", help="project folder holding mkdocs.yml (default: .)")
     c.set_defaults(func=cmd_new)
     args = ap.parse_args(argv)
     return int(args.func(args))
