@@ -21,6 +21,8 @@ from . import bibliography as bibmod
 __all__ = ["load_library", "FormatCache", "default_dir"]
 
 VERSION = "1"
+#: The last library loaded in this process, as [digest, library].
+_MEMORY: list[Any] = [None, None]
 
 
 def _package_version() -> str:
@@ -58,19 +60,20 @@ def _write(path: Path, value: Any) -> None:
 def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmod.Bibliography:
     """Load and lint the library, from the cache when its content is unchanged."""
     h = hashlib.sha256(f"{VERSION}\0{_package_version()}\0".encode())
-    blobs: list[tuple[Path, bytes | None]] = []
     for p in paths:
         try:
             data: bytes | None = p.read_bytes()
         except OSError:
             data = None
-        blobs.append((p, data))
         h.update(bibmod._display(p, root).encode() + b"\0" + (data if data is not None else b"\1missing") + b"\0")
     digest = h.hexdigest()
+    if cache_dir is not None and _MEMORY[0] == digest and _MEMORY[1] is not None:
+        return _MEMORY[1]  # the rebuilds of one `mkdocs serve`: nothing changed since the last build
     target = cache_dir / f"library-{digest[:32]}.pickle" if cache_dir else None
     if target is not None and target.exists():
         bib = _read(target)
         if isinstance(bib, bibmod.Bibliography):
+            _MEMORY[:] = [digest, bib]
             return bib
     bib = bibmod.load(paths, root)
     bib.diagnostics.extend(bibmod.lint(bib))
@@ -80,6 +83,7 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
             if old != target:
                 old.unlink(missing_ok=True)
         _write(target, bib)
+        _MEMORY[:] = [digest, bib]
     return bib
 
 

@@ -169,7 +169,7 @@ def downloads_block(prefix: str, heading: str = "Download these references") -> 
         "For Zotero, Mendeley, EndNote, pandoc and LaTeX.", ""])
 
 
-def _cited_by(entry: Entry, claims: Sequence[Claim], claim_url: str) -> list[tuple[Claim, EvidenceItem]]:
+def _cited_by(entry: Entry, claims: Sequence[Claim]) -> list[tuple[Claim, EvidenceItem]]:
     return [(c, it) for c in claims for it in c.evidence if it.ref == entry.key]
 
 
@@ -186,7 +186,7 @@ def reference_page(entry: Entry, bib: Bibliography, claims: Sequence[Claim],
     out.append(f"**Identifiers:** {identifier_links(entry) or 'none recorded'}  ")
     out.append(f"**Key:** `{entry.key}`")
     out.append("")
-    cited = _cited_by(entry, claims, claim_url)
+    cited = _cited_by(entry, claims)
     out.append("## Cited by")
     out.append("")
     if cited:

@@ -9,7 +9,6 @@ MkDocs logger, so that ``mkdocs build --strict`` fails on any of them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
@@ -36,7 +35,6 @@ from .markdown_ext import CitationContext
 
 log = get_plugin_logger(__name__)
 
-_BIB_CACHE: dict[str, bibmod.Bibliography] = {}  # in memory, for the rebuilds of one `mkdocs serve`
 _FORMATTERS: dict[str, Formatter] = {}
 _CACHE_DIR: list[Path | None] = [None]
 ASSETS = ("evidencekb.css", "evidencekb.js")
@@ -98,15 +96,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         if _CACHE_DIR[0] != cache_dir:
             _CACHE_DIR[0] = cache_dir
             _FORMATTERS.clear()
-        h = hashlib.sha256()
-        for p in paths:
-            h.update(str(p).encode() + b"\0" + p.read_bytes() + b"\0")
-        digest = h.hexdigest()
-        bib = _BIB_CACHE.get(digest) if self.config.cache else None
-        if bib is None:
-            bib = cache.load_library(paths, self.root, cache_dir)
-            _BIB_CACHE.clear()
-            _BIB_CACHE[digest] = bib
+        bib = cache.load_library(paths, self.root, cache_dir)
         # Warnings (uncited entries, missing identifiers) are for `evidencekb check`;
         # the build fails on errors only.
         bib = bibmod.Bibliography(bib.entries, [d for d in bib.diagnostics if d.severity == "error"],
