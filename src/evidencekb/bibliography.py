@@ -9,13 +9,16 @@ become a :class:`~evidencekb.diagnostics.Diagnostic`.
 from __future__ import annotations
 
 import contextlib
-import pickle
-import zlib
+import hashlib
 import io
 import logging
+import pickle
 import re
+import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import bibtexparser
@@ -103,6 +106,12 @@ class Entry:
     def line_of(self, name: str) -> int:
         return self.field_lines.get(name, self.line)
 
+    @cached_property
+    def digest(self) -> str:
+        """A hash of the entry's source: what formatted output is cached under."""
+        source = self.raw or repr(sorted(self.fields.items()))
+        return hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
+
 
 @dataclass
 class Bibliography:
@@ -130,19 +139,37 @@ class Bibliography:
 class LazyEntries(Mapping[str, Entry]):
     """Entries kept compressed until used: a build touches only the entries it cites.
 
-    Keys, membership and length need no decompression; an entry is unpacked on first
-    access and then kept.
+    Keys, membership and length need no decompression; an entry is unpacked on
+    access, and only the most recently used ones stay unpacked, so memory does not
+    grow with the number of entries a build cites.
     """
 
+    OPEN = 256
+
     def __init__(self, entries: Mapping[str, Entry]) -> None:
-        self._blobs = {k: zlib.compress(pickle.dumps(e, pickle.HIGHEST_PROTOCOL), 1) for k, e in entries.items()}
-        self._open: dict[str, Entry] = {}
+        blobs = {}
+        for k, e in entries.items():
+            e.digest  # noqa: B018 (computed once, stored with the entry)
+            blobs[k] = zlib.compress(pickle.dumps(e, pickle.HIGHEST_PROTOCOL), 1)
+        self._blobs = blobs
+        self._open: OrderedDict[str, Entry] = OrderedDict()
 
     def __getitem__(self, key: str) -> Entry:
         entry = self._open.get(key)
         if entry is None:
             entry = self._open[key] = pickle.loads(zlib.decompress(self._blobs[key]))
+            if len(self._open) > self.OPEN:
+                self._open.popitem(last=False)
+        else:
+            self._open.move_to_end(key)
         return entry
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"_blobs": self._blobs}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self._blobs = state["_blobs"]  # type: ignore[assignment]
+        self._open = OrderedDict()
 
     def __contains__(self, key: object) -> bool:
         return key in self._blobs

@@ -11,7 +11,6 @@ author-date).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 import warnings
@@ -25,7 +24,7 @@ from pybtex.database import Person
 from . import latex
 from .bibliography import Entry
 
-__all__ = ["STYLES", "Style", "Formatter", "Formatted", "to_csl", "style_path"]
+__all__ = ["STYLES", "Style", "Formatter", "Formatted", "to_csl", "short_names", "style_path"]
 
 #: Friendly names accepted in configuration, mapped to CSL style ids.
 STYLES = {
@@ -165,6 +164,14 @@ def to_csl(entry: Entry) -> dict[str, Any]:
     return item
 
 
+def short_names(entry: Entry) -> tuple[str, ...]:
+    """The family names (or literal names) of the first authors, else editors: one or
+    two of them, or three meaning "the first, et al."; empty when there are none."""
+    item = to_csl(entry)
+    names = item.get("author") or item.get("editor") or []
+    return tuple(n.get("literal") or n.get("family", "") for n in names[:3])
+
+
 @dataclass(frozen=True)
 class Formatted:
     text: str
@@ -275,18 +282,24 @@ class Formatter:
 
     def __init__(self, style: str | Style, store: Any = None) -> None:
         self.style = style if isinstance(style, Style) else get_style(style)
-        self._cache: dict[tuple[str, str], Formatted] = {}
+        self._cache: dict[tuple[str, ...], Any] = {}
         self.store = store  # an optional persistent cache (evidencekb.cache.FormatCache)
 
     def format(self, entry: Entry) -> Formatted:
         """The bibliography entry (without its list number), as text and HTML."""
-        source = entry.raw or repr(sorted(entry.fields.items()))
-        key = (entry.key, hashlib.blake2b(source.encode(), digest_size=16).hexdigest())
+        return self._memo("", entry, self._render)  # type: ignore[no-any-return]
+
+    def short_names(self, entry: Entry) -> tuple[str, ...]:
+        """What an author-date or narrative citation names: see :func:`short_names`."""
+        return self._memo("names", entry, short_names)  # type: ignore[no-any-return]
+
+    def _memo(self, kind: str, entry: Entry, make: Any) -> Any:
+        key = (entry.key, entry.digest, *((kind,) if kind else ()))
         hit = self._cache.get(key)
         if hit is None:
             hit = self.store.get(key) if self.store is not None else None
             if hit is None:
-                hit = self._render(entry)
+                hit = make(entry)
                 if self.store is not None:
                     self.store.put(key, hit)
             self._cache[key] = hit

@@ -12,6 +12,7 @@ once per build and every entry formatted once per style.
 from __future__ import annotations
 
 import re
+import secrets
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from . import bibliography as bibmod
 from .bibliography import Bibliography
 from .citations import CITATION_RE, Cluster, match_to_cluster
 from .csl import Formatter, get_style
-from .render import PageCitations, render_cluster, render_reference_list
+from .render import PageCitations, reference_items, reference_section, render_cluster
 
 __all__ = ["CitationExtension", "CitationContext", "PageResult", "makeExtension"]
 
@@ -43,6 +44,8 @@ class PageResult:
     citations: PageCitations
     clusters: list[Cluster] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    #: The reference list's items when the host puts them in later (see ``defer_lists``).
+    listing: str = ""
 
 
 class CitationContext:
@@ -63,6 +66,11 @@ class CitationContext:
         self.page: str | None = None
         self.results: dict[str, PageResult] = {}
         self.last: PageResult | None = None
+        #: When true, a page's reference list is left as ``list_slot`` in the HTML and its
+        #: items kept in the page's result, for the host to put in after search indexing
+        #: (the list is never indexed, so the indexer need not parse it).
+        self.defer_lists = False
+        self.list_slot = f"<!--evidencekb-reference-list-{secrets.token_hex(6)}-->"
 
     def record(self, result: PageResult) -> None:
         result.unknown = [k for c in result.clusters for k in c.keys if k not in self.bib.entries]
@@ -135,8 +143,9 @@ class _CitationTree(Treeprocessor):
             for parent in list(root.iter()):
                 for child in [c for c in parent if id(c) in placeholders]:
                     _unwrap(parent, child)
-        listing = render_reference_list(page, entries, ctx.style, ctx.formatter,
-                                        ctx.references_title, ctx.reference_url)
+        items = reference_items(page, entries, ctx.style, ctx.formatter, ctx.reference_url)
+        deferred = items if items and ctx.defer_lists and ctx.page is not None else ""
+        listing = reference_section(ctx.references_title, ctx.list_slot if deferred else items) if items else ""
         placed = False
         for p in root.iter("p"):
             if (p.text or "").strip() == _MARKER_TOKEN:
@@ -145,7 +154,7 @@ class _CitationTree(Treeprocessor):
         if listing and not placed:
             p = etree.SubElement(root, "p")
             p.text = self.md.htmlStash.store(listing)
-        ctx.record(PageResult(page, list(self.ext.clusters)))
+        ctx.record(PageResult(page, list(self.ext.clusters), listing=deferred))
 
 
 def _unwrap(parent: etree.Element, child: etree.Element) -> None:

@@ -19,7 +19,7 @@ import yaml
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, get_plugin_logger
+from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
@@ -30,7 +30,7 @@ from .citations import scan
 from .claims import Claim, load_claims, split_front_matter
 from .config import EvidenceConfig
 from .csl import Formatter, StyleError, get_style
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, diag
 from .markdown_ext import CitationContext
 
 log = get_plugin_logger(__name__)
@@ -78,6 +78,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         self.ctx = CitationContext(bib, self.config.style, self.config.references_title,
                                    reference_url=None)
         self.ctx.formatter = formatter_for(self.config.style)
+        self.ctx.defer_lists = True  # put in by on_post_page, after the search plugin has read the page
         self._load_claims(config)
         self._add_claims_to_nav(config)
         if "evidencekb" not in config.markdown_extensions:
@@ -275,6 +276,20 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
                 diags.append(Diagnostic(display, line, col, "unknown-citation",
                                         f"'@{key}' is not a key in any .bib file.{hint}"))
         _report(diags)
+
+    @event_priority(100)  # before other plugins (minifiers) see the page
+    def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
+        assert self.ctx is not None
+        result = self.ctx.results.pop(page.file.src_uri, None)  # nothing of it is needed after this
+        if result is None or not result.listing:
+            return output
+        if self.ctx.list_slot not in output:
+            _report([diag(f"{self.docs_prefix}/{page.file.src_uri}", 1, 1, "reference-list-lost",
+                          "the rendered page has no place for its reference list (its template does not show "
+                          "the page content, or a plugin removed the HTML comment marking the place); show "
+                          "page.content, or list evidencekb before that plugin.")])
+            return output
+        return output.replace(self.ctx.list_slot, result.listing, 1)
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         assert self.ctx is not None

@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 from .bibliography import Entry
 from .citations import CiteItem, Cluster
-from .csl import Formatter, Style, to_csl
+from .csl import Formatter, Style, short_names, to_csl
 
-__all__ = ["PageCitations", "render_cluster", "render_reference_list", "identifier_links", "anchor"]
+__all__ = ["PageCitations", "render_cluster", "render_reference_list", "reference_items", "reference_section",
+           "identifier_links", "anchor"]
 
 _SHORT_LABELS = {"page": ("p", "pp"), "chapter": ("ch", "chs"), "section": ("sec", "secs"),
                  "figure": ("fig", "figs"), "volume": ("vol", "vols"), "paragraph": ("para", "paras"),
@@ -44,22 +45,19 @@ def _locator(item: CiteItem, numeric_sup: bool) -> str:
     return f"({label}{loc})" if numeric_sup else f"{label}. {loc}"
 
 
-def _family(name: dict[str, str]) -> str:
-    return name.get("literal") or name.get("family", "")
+def author_short(entry: Entry, narrative: bool, formatter: Formatter | None = None) -> str:
+    """'Smith', 'Smith & Jones' ('and' in running text), 'Smith et al.' or the title.
 
-
-def author_short(entry: Entry, narrative: bool) -> str:
-    """'Smith', 'Smith & Jones' ('and' in running text), 'Smith et al.' or the title."""
-    item = to_csl(entry)
-    names = item.get("author") or item.get("editor") or []
+    With a formatter the names are memoised (and persisted with its formatted entries)."""
+    names = formatter.short_names(entry) if formatter is not None else short_names(entry)
     if not names:
-        return item.get("title", entry.key)
+        return str(to_csl(entry).get("title", entry.key))
     if len(names) == 1:
-        return _family(names[0])
+        return names[0]
     if len(names) == 2:
         joiner = " and " if narrative else " & "
-        return _family(names[0]) + joiner + _family(names[1])
-    return _family(names[0]) + " et al."
+        return names[0] + joiner + names[1]
+    return names[0] + " et al."
 
 
 @dataclass
@@ -131,7 +129,7 @@ def render_cluster(
         body = style.delimiter.join(pieces)
         if cluster.narrative:
             entry = entries[known[0].key]
-            name = html.escape(author_short(entry, narrative=True))
+            name = html.escape(author_short(entry, narrative=True, formatter=formatter))
             body = f"{name}<sup>{body}</sup>" if style.superscript else f"{name} {style.prefix}{body}{style.suffix}"
         elif style.superscript:
             body = f"<sup>{body}</sup>"
@@ -148,7 +146,7 @@ def render_cluster(
             tail = year + (f", {html.escape(loc)}" if loc else "")
             if i.suffix:
                 tail += ", " + html.escape(i.suffix)
-            name = html.escape(author_short(entry, narrative=cluster.narrative))
+            name = html.escape(author_short(entry, narrative=cluster.narrative, formatter=formatter))
             if cluster.narrative:
                 pieces.append(f"{name} ({link(i, tail)})")
             else:
@@ -193,6 +191,26 @@ def render_reference_list(
     page_url: str | None = None,
 ) -> str:
     """The page's reference list: citation order for numeric styles, else alphabetical."""
+    items = reference_items(page, entries, style, formatter, page_url)
+    return reference_section(title, items) if items else ""
+
+
+def reference_section(title: str, items: str) -> str:
+    """The titled section around a reference list; not indexed for search."""
+    return (
+        f'<section class="references" aria-labelledby="references" data-search-exclude>'
+        f'<h2 id="references">{html.escape(title)}</h2>{items}</section>'
+    )
+
+
+def reference_items(
+    page: PageCitations,
+    entries: dict[str, Entry],
+    style: Style,
+    formatter: Formatter,
+    page_url: str | None = None,
+) -> str:
+    """The list element of a page's reference list ('' when nothing is cited)."""
     keys = list(page.numbers)
     if not keys:
         return ""
@@ -218,8 +236,4 @@ def render_reference_list(
             f'<span class="reference-backlinks">{back}</span></li>'
         )
     tag = "ol" if style.numeric else "ul"
-    return (
-        f'<section class="references" aria-labelledby="references" data-search-exclude>'
-        f'<h2 id="references">{html.escape(title)}</h2>'
-        f'<{tag} class="reference-list">{"".join(items)}</{tag}></section>'
-    )
+    return f'<{tag} class="reference-list">{"".join(items)}</{tag}>'
