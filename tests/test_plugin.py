@@ -57,3 +57,39 @@ def _has_module(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def _with(tmp_path: Path, extra_yaml: str, hook: str | None = None) -> Path:
+    root = tmp_path / "src"
+    shutil.copytree(ROOTS / "basic", root)
+    cfg = (root / "mkdocs.yml").read_text(encoding="utf-8").replace("plugins:\n", "plugins:\n  - search\n")
+    (root / "mkdocs.yml").write_text(cfg + extra_yaml, encoding="utf-8")
+    if hook:
+        (root / "hook.py").write_text(hook, encoding="utf-8")
+    return root
+
+
+def test_search_reads_citation_text_but_not_links_or_the_list(tmp_path: Path) -> None:
+    import json
+
+    from conftest import build_site
+
+    site, warnings = build_site(_with(tmp_path, ""), tmp_path / "out")
+    assert not [w for w in warnings if "page-markup-lost" in w]
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert "evidencekb-cite" not in html and "evidencekb-reference-list" not in html
+    assert html.count('class="reference-entry"') == 2 and 'class="citation-link"' in html
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    text = " ".join(d["text"] for d in index["docs"])
+    assert "First 1 then 2(p3) and Alpha et al.1 again." in text  # what readers see of citations
+    assert "first study" not in text.lower()  # the formatted reference list is not indexed
+    assert "evidencekb" not in text and "citation-link" not in text
+
+
+def test_a_plugin_removing_the_markers_is_reported(tmp_path: Path) -> None:
+    from conftest import build_site
+
+    hook = ("import re\n\ndef on_page_content(html, **kwargs):\n"
+            "    return re.sub(r'<!--.*?-->', '', html)\n")
+    _, warnings = build_site(_with(tmp_path, "hooks:\n  - hook.py\n", hook), tmp_path / "out")
+    assert any(w.startswith("evidencekb: docs/index.md:1:1: page-markup-lost:") for w in warnings), warnings

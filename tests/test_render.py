@@ -119,3 +119,33 @@ def test_standalone_extension_reads_bib_files(tmp_path, monkeypatch) -> None:  #
     html = markdown.markdown("[@zed2019]", extensions=["evidencekb"],
                              extension_configs={"evidencekb": {"bibliography": ["refs"]}})
     assert 'href="#ref-zed2019"' in html and "Last but not least" in html
+
+
+def test_deferred_pages_carry_visible_text_and_restore_to_the_same_html() -> None:
+    text = "One [@zed2019]. Two @alpha2020 [p. 3] found [@mid2021; @zed2019].\n\n<!-- references -->\n\nAfter."
+    direct, _ = render(text)
+    ctx = CitationContext(load_text([("t.bib", BIB)]))
+    ctx.deferred, ctx.page = True, "p.md"
+    md = markdown.Markdown(extensions=["evidencekb", "attr_list"], extension_configs={"evidencekb": {"context": ctx}})
+    marked = md.convert(text)
+    result = ctx.results["p.md"]
+    # What the search indexer reads: the citations' visible text, no links or hover titles.
+    assert "citation-link" not in marked and "reference-entry" not in marked
+    assert ctx.list_slot in marked and len(result.citations_html) == 3
+    assert re.sub(r"<!--.*?-->", "", marked).startswith("<p>One 1. Two Alpha et al.2(p3) found 1,3.</p>")
+    restored, complete = ctx.restore(marked, result)
+    assert complete and restored == direct
+
+
+def test_restore_reports_a_lost_marker() -> None:
+    ctx = CitationContext(load_text([("t.bib", BIB)]))
+    ctx.deferred, ctx.page = True, "p.md"
+    md = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": ctx}})
+    marked = md.convert("One [@zed2019] and [@alpha2020].")
+    result = ctx.results["p.md"]
+    stripped = re.sub(r"<!--/evidencekb-cite-\w+-->", "", marked, count=1)
+    restored, complete = ctx.restore(stripped, result)
+    assert not complete
+    assert restored.count("citation-link") == 1  # the intact one is still restored
+    _, complete = ctx.restore(marked.replace(ctx.list_slot, ""), result)
+    assert not complete

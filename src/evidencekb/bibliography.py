@@ -12,9 +12,12 @@ import contextlib
 import hashlib
 import io
 import logging
+import os
 import pickle
 import re
+import tempfile
 import zlib
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -139,25 +142,73 @@ class Bibliography:
 class LazyEntries(Mapping[str, Entry]):
     """Entries kept compressed until used: a build touches only the entries it cites.
 
-    Keys, membership and length need no decompression; an entry is unpacked on
-    access, and only the most recently used ones stay unpacked, so memory does not
-    grow with the number of entries a build cites.
+    Keys, membership, length, each entry's hash and place need no decompression; an
+    entry is unpacked on access, and only the most recently used ones stay unpacked,
+    so memory does not grow with the number of entries a build cites. Once
+    :meth:`spill` has written the compressed entries to a file, they are read from it
+    on demand and not held in memory at all.
     """
 
     OPEN = 256
 
     def __init__(self, entries: Mapping[str, Entry]) -> None:
-        blobs = {}
-        for k, e in entries.items():
-            e.digest  # noqa: B018 (computed once, stored with the entry)
-            blobs[k] = zlib.compress(pickle.dumps(e, pickle.HIGHEST_PROTOCOL), 1)
-        self._blobs = blobs
+        self._pos: dict[str, int] = {}
+        self._offsets = array("Q", [0])
+        self._digests = bytearray()
+        self._lines = array("L")
+        self._path_ids = array("H")
+        self._paths: list[str] = []
+        chunks: list[bytes] = []
+        path_ids: dict[str, int] = {}
+        for i, (k, e) in enumerate(entries.items()):
+            blob = zlib.compress(pickle.dumps(e, pickle.HIGHEST_PROTOCOL), 1)
+            chunks.append(blob)
+            self._pos[k] = i
+            self._offsets.append(self._offsets[-1] + len(blob))
+            self._digests += bytes.fromhex(e.digest)
+            self._lines.append(e.line)
+            self._path_ids.append(path_ids.setdefault(e.path, len(path_ids)))
+        self._paths = list(path_ids)
+        self._data: bytes | None = b"".join(chunks)
+        self._file: str | None = None
+        self._fd: int | None = None
         self._open: OrderedDict[str, Entry] = OrderedDict()
+
+    def digest(self, key: str) -> str:
+        """The entry's :attr:`Entry.digest`, without unpacking it."""
+        i = self._pos[key]
+        return self._digests[16 * i: 16 * i + 16].hex()
+
+    def place(self, key: str) -> tuple[str, int]:
+        """The entry's file and line, without unpacking it."""
+        i = self._pos[key]
+        return self._paths[self._path_ids[i]], self._lines[i]
+
+    def _blob(self, i: int) -> bytes:
+        lo, hi = self._offsets[i], self._offsets[i + 1]
+        if self._data is not None:
+            return self._data[lo:hi]
+        if self._fd is None:
+            self._fd = os.open(self._file, os.O_RDONLY)  # type: ignore[arg-type]
+        blob = os.pread(self._fd, hi - lo, lo)
+        if len(blob) != hi - lo:
+            raise OSError(f"{self._file}: the cached library was truncated; delete the .cache folder and rebuild.")
+        return blob
+
+    def spill(self, path: Path) -> None:
+        """Write the compressed entries to ``path`` (atomically) and read them from there on."""
+        assert self._data is not None
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(self._data)
+        os.replace(tmp, path)
+        self._file, self._data, self._fd = str(path), None, None
 
     def __getitem__(self, key: str) -> Entry:
         entry = self._open.get(key)
         if entry is None:
-            entry = self._open[key] = pickle.loads(zlib.decompress(self._blobs[key]))
+            entry = pickle.loads(zlib.decompress(self._blob(self._pos[key])))
+            self._open[key] = entry
             if len(self._open) > self.OPEN:
                 self._open.popitem(last=False)
         else:
@@ -165,20 +216,34 @@ class LazyEntries(Mapping[str, Entry]):
         return entry
 
     def __getstate__(self) -> dict[str, object]:
-        return {"_blobs": self._blobs}
+        state = dict(self.__dict__)
+        state.update(_fd=None, _open=OrderedDict())
+        return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self._blobs = state["_blobs"]  # type: ignore[assignment]
-        self._open = OrderedDict()
+        self.__dict__.update(state)
+        if self._file is not None:
+            # Opened now, so that a newer build replacing the cache cannot pull it away,
+            # and checked, so that a damaged cache is a miss rather than a failed build.
+            self._fd = os.open(self._file, os.O_RDONLY)
+            if os.fstat(self._fd).st_size != self._offsets[-1]:
+                os.close(self._fd)
+                self._fd = None
+                raise OSError(f"{self._file}: the cached entries do not match their index")
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # type: ignore[arg-type]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._blobs
+        return key in self._pos
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._blobs)
+        return iter(self._pos)
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        return len(self._pos)
 
 
 def _split_concat(value: str) -> list[str]:

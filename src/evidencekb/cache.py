@@ -2,8 +2,10 @@
 
 Parsed libraries (with their lint) are stored under a hash of every .bib
 file's path and bytes and of this package's version, so an edit, a rename or
-an upgrade misses the cache; modification times are never trusted. Formatted
-entries are stored per style under a hash of each entry's source text.
+an upgrade misses the cache; modification times are never trusted. The
+entries themselves sit compressed in a ``.blobs`` file beside it and are read
+one by one as pages cite them. Formatted entries (and what pages show of
+them) are stored per style under a hash of each entry's source text.
 Writes are atomic; a damaged or foreign cache file is ignored, never fatal.
 """
 
@@ -20,7 +22,7 @@ from . import bibliography as bibmod
 
 __all__ = ["load_library", "FormatCache", "default_dir"]
 
-VERSION = "1"
+VERSION = "2"
 #: The last library loaded in this process, as [digest, library].
 _MEMORY: list[Any] = [None, None]
 
@@ -61,11 +63,14 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
     """Load and lint the library, from the cache when its content is unchanged."""
     h = hashlib.sha256(f"{VERSION}\0{_package_version()}\0".encode())
     for p in paths:
+        h.update(bibmod._display(p, root).encode() + b"\0")
         try:
-            data: bytes | None = p.read_bytes()
+            with p.open("rb") as f:  # in pieces: a large library is never held whole just to hash it
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
         except OSError:
-            data = None
-        h.update(bibmod._display(p, root).encode() + b"\0" + (data if data is not None else b"\1missing") + b"\0")
+            h.update(b"\1missing")
+        h.update(b"\0")
     digest = h.hexdigest()
     if cache_dir is not None and _MEMORY[0] == digest and _MEMORY[1] is not None:
         return _MEMORY[1]  # the rebuilds of one `mkdocs serve`: nothing changed since the last build
@@ -77,11 +82,17 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
             return bib
     bib = bibmod.load(paths, root)
     bib.diagnostics.extend(bibmod.lint(bib))
-    bib.entries = bibmod.LazyEntries(bib.entries)
+    entries = bib.entries = bibmod.LazyEntries(bib.entries)
     if target is not None:
-        for old in target.parent.glob("library-*.pickle") if target.parent.exists() else []:
-            if old != target:
+        blobs = target.with_suffix(".blobs")
+        for old in target.parent.glob("library-*") if target.parent.exists() else []:
+            if old not in (target, blobs):
                 old.unlink(missing_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            entries.spill(blobs)  # the entries are read from the cache file from now on
+        except OSError:
+            pass  # a read-only checkout still builds, with the entries in memory
         _write(target, bib)
         _MEMORY[:] = [digest, bib]
     return bib

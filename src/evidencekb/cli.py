@@ -56,9 +56,12 @@ def run_checks(root: Path) -> list[Diagnostic]:
                 if key not in bib.entries:
                     out.append(diag(display, cl.line, cl.col, "unknown-citation",
                                     f"'@{key}' is not a key in any .bib file.{bib.suggest(key)}"))
-    for key, entry in bib.entries.items():
+    entries = bib.entries
+    for key in entries:
         if key not in cited:
-            out.append(diag(entry.path, entry.line, 1, "uncited-entry", f"no page cites '{key}'."))
+            path, line = entries.place(key) if isinstance(entries, bibmod.LazyEntries) else (
+                entries[key].path, entries[key].line)
+            out.append(diag(path, line, 1, "uncited-entry", f"no page cites '{key}'."))
     return sorted(set(out))
 
 

@@ -167,7 +167,10 @@ def to_csl(entry: Entry) -> dict[str, Any]:
 def short_names(entry: Entry) -> tuple[str, ...]:
     """The family names (or literal names) of the first authors, else editors: one or
     two of them, or three meaning "the first, et al."; empty when there are none."""
-    item = to_csl(entry)
+    return _names_of(to_csl(entry))
+
+
+def _names_of(item: dict[str, Any]) -> tuple[str, ...]:
     names = item.get("author") or item.get("editor") or []
     return tuple(n.get("literal") or n.get("family", "") for n in names[:3])
 
@@ -287,22 +290,24 @@ class Formatter:
 
     def format(self, entry: Entry) -> Formatted:
         """The bibliography entry (without its list number), as text and HTML."""
-        return self._memo("", entry, self._render)  # type: ignore[no-any-return]
+        return self.memo("", entry.key, entry.digest, lambda: self._render(entry))  # type: ignore[no-any-return]
 
     def short_names(self, entry: Entry) -> tuple[str, ...]:
         """What an author-date or narrative citation names: see :func:`short_names`."""
-        return self._memo("names", entry, short_names)  # type: ignore[no-any-return]
+        return self.memo("names", entry.key, entry.digest, lambda: short_names(entry))  # type: ignore[no-any-return]
 
-    def _memo(self, kind: str, entry: Entry, make: Any) -> Any:
-        key = (entry.key, entry.digest, *((kind,) if kind else ()))
-        hit = self._cache.get(key)
+    def memo(self, kind: str, key: str, digest: str, make: Any) -> Any:
+        """``make()``, remembered (and persisted with the store) under an entry's key and
+        :attr:`~evidencekb.bibliography.Entry.digest`; ``kind`` names what is made."""
+        k = (key, digest, kind) if kind else (key, digest)
+        hit = self._cache.get(k)
         if hit is None:
-            hit = self.store.get(key) if self.store is not None else None
+            hit = self.store.get(k) if self.store is not None else None
             if hit is None:
-                hit = make(entry)
+                hit = make()
                 if self.store is not None:
-                    self.store.put(key, hit)
-            self._cache[key] = hit
+                    self.store.put(k, hit)
+            self._cache[k] = hit
         return hit
 
     def _render(self, entry: Entry) -> Formatted:
@@ -310,6 +315,7 @@ class Formatter:
         from citeproc.source.json import CiteProcJSON
 
         item = to_csl(entry)
+        self.memo("names", entry.key, entry.digest, lambda: _names_of(item))  # costs nothing more now
         item = _strip_private(item)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

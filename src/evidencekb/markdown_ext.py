@@ -28,13 +28,14 @@ from . import bibliography as bibmod
 from .bibliography import Bibliography
 from .citations import CITATION_RE, Cluster, match_to_cluster
 from .csl import Formatter, get_style
-from .render import PageCitations, reference_items, reference_section, render_cluster
+from .render import Cards, PageCitations, reference_items, reference_section, render_cluster
 
 __all__ = ["CitationExtension", "CitationContext", "PageResult", "makeExtension"]
 
 MARKER = "<!-- references -->"
 _MARKER_TOKEN = "EVIDENCEKBREFERENCESMARKER7f3a"
 _PLACEHOLDER_TAG = "evidencekb-cite"
+_TAG = re.compile(r"<[^>]*>")  # our own markup: attribute values are escaped, so no '>' inside
 
 
 @dataclass
@@ -44,8 +45,10 @@ class PageResult:
     citations: PageCitations
     clusters: list[Cluster] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-    #: The reference list's items when the host puts them in later (see ``defer_lists``).
+    #: With ``CitationContext.deferred``: the reference list's items, and the HTML of
+    #: each citation, for the host to put in place of their markers.
     listing: str = ""
+    citations_html: list[str] = field(default_factory=list)
 
 
 class CitationContext:
@@ -66,11 +69,55 @@ class CitationContext:
         self.page: str | None = None
         self.results: dict[str, PageResult] = {}
         self.last: PageResult | None = None
-        #: When true, a page's reference list is left as ``list_slot`` in the HTML and its
-        #: items kept in the page's result, for the host to put in after search indexing
-        #: (the list is never indexed, so the indexer need not parse it).
-        self.defer_lists = False
-        self.list_slot = f"<!--evidencekb-reference-list-{secrets.token_hex(6)}-->"
+        #: When true, a page's HTML carries its citations as their visible text between
+        #: markers, and its reference list as ``list_slot``; the markup is kept in the
+        #: page's result for the host to put in after search indexing (:meth:`restore`),
+        #: so the indexer reads the same text without parsing links and hover titles.
+        self.deferred = False
+        nonce = secrets.token_hex(6)
+        self.list_slot = f"<!--evidencekb-reference-list-{nonce}-->"
+        self._cite_open = f"<!--evidencekb-cite-{nonce}:"
+        self._cite_close = f"<!--/evidencekb-cite-{nonce}-->"
+
+    @property
+    def cards(self) -> Cards:
+        """What pages show of each cited entry, shared by the pages of this build."""
+        cards = self.__dict__.get("_cards")
+        if cards is None or cards.formatter is not self.formatter or cards.entries is not self.bib.entries:
+            cards = self.__dict__["_cards"] = Cards(self.bib.entries, self.formatter)
+        return cards  # type: ignore[no-any-return]
+
+    def cite_marker(self, index: int, html: str) -> str:
+        """A citation's stand-in: its visible text, between markers."""
+        return f"{self._cite_open}{index}-->{_TAG.sub('', html)}{self._cite_close}"
+
+    def restore(self, output: str, result: PageResult) -> tuple[str, bool]:
+        """Put a deferred page's citations and reference list into its rendered HTML.
+
+        Returns the HTML and whether every marker was found."""
+        found = 0
+        first = output.find(self._cite_open) if result.citations_html else -1
+        if first >= 0:
+            pieces = output[first:].split(self._cite_open)
+            out = [output[:first], pieces[0]]
+            for piece in pieces[1:]:
+                head, sep, rest = piece.partition("-->")
+                end = rest.find(self._cite_close)
+                if not (sep and head.isdigit() and int(head) < len(result.citations_html) and end >= 0):
+                    out.append(self._cite_open + piece)
+                    continue
+                found += 1
+                out.append(result.citations_html[int(head)])
+                out.append(rest[end + len(self._cite_close):])
+            output = "".join(out)
+        complete = found == len(result.citations_html)
+        if result.listing:
+            at = output.find(self.list_slot)
+            if at >= 0:
+                output = output[:at] + result.listing + output[at + len(self.list_slot):]
+            else:
+                complete = False
+        return output, complete
 
     def record(self, result: PageResult) -> None:
         result.unknown = [k for c in result.clusters for k in c.keys if k not in self.bib.entries]
@@ -134,17 +181,23 @@ class _CitationTree(Treeprocessor):
         # Document order, then replace each placeholder by its stashed HTML in the text
         # around it (no wrapper element is left behind).
         placeholders = {id(el): el for el in root.iter(_PLACEHOLDER_TAG)}
+        defer = ctx.deferred and ctx.page is not None
+        citations_html: list[str] = []
         for el in placeholders.values():
             cluster = self.ext.clusters[int(el.get("i", "0"))]
             page.clusters += 1
             cid = f"cite-{page.clusters}"
-            el.text = self.md.htmlStash.store(render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter))
+            markup = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards)
+            if defer:
+                citations_html.append(markup)
+                markup = ctx.cite_marker(len(citations_html) - 1, markup)
+            el.text = self.md.htmlStash.store(markup)
         if placeholders:
             for parent in list(root.iter()):
                 for child in [c for c in parent if id(c) in placeholders]:
                     _unwrap(parent, child)
-        items = reference_items(page, entries, ctx.style, ctx.formatter, ctx.reference_url)
-        deferred = items if items and ctx.defer_lists and ctx.page is not None else ""
+        items = reference_items(page, entries, ctx.style, ctx.formatter, ctx.reference_url, ctx.cards)
+        deferred = items if items and defer else ""
         listing = reference_section(ctx.references_title, ctx.list_slot if deferred else items) if items else ""
         placed = False
         for p in root.iter("p"):
@@ -154,7 +207,7 @@ class _CitationTree(Treeprocessor):
         if listing and not placed:
             p = etree.SubElement(root, "p")
             p.text = self.md.htmlStash.store(listing)
-        ctx.record(PageResult(page, list(self.ext.clusters), listing=deferred))
+        ctx.record(PageResult(page, list(self.ext.clusters), listing=deferred, citations_html=citations_html))
 
 
 def _unwrap(parent: etree.Element, child: etree.Element) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from .bibliography import Entry
+from .bibliography import Entry, LazyEntries
 from .citations import CiteItem, Cluster
-from .csl import Formatter, Style, short_names, to_csl
+from .csl import Formatted, Formatter, Style, short_names, to_csl
 
-__all__ = ["PageCitations", "render_cluster", "render_reference_list", "reference_items", "reference_section",
+__all__ = ["PageCitations", "Card", "Cards", "render_cluster", "render_reference_list", "reference_items", "reference_section",
            "identifier_links", "anchor"]
 
 _SHORT_LABELS = {"page": ("p", "pp"), "chapter": ("ch", "chs"), "section": ("sec", "secs"),
@@ -50,14 +51,56 @@ def author_short(entry: Entry, narrative: bool, formatter: Formatter | None = No
 
     With a formatter the names are memoised (and persisted with its formatted entries)."""
     names = formatter.short_names(entry) if formatter is not None else short_names(entry)
-    if not names:
-        return str(to_csl(entry).get("title", entry.key))
+    return _short(names, narrative) if names else str(to_csl(entry).get("title", entry.key))
+
+
+def _short(names: tuple[str, ...], narrative: bool) -> str:
     if len(names) == 1:
         return names[0]
     if len(names) == 2:
         joiner = " and " if narrative else " & "
         return names[0] + joiner + names[1]
     return names[0] + " et al."
+
+
+@dataclass(frozen=True)
+class Card:
+    """What pages show of one entry in one style: worked out once, kept with its formatting."""
+
+    anchor: str
+    formatted: Formatted
+    ids: str  # identifier links
+    year: str
+    names: tuple[str, ...]
+    fallback: str  # what names it when it has no authors or editors
+
+    @property
+    def title(self) -> str:
+        """The hover text, escaped for an attribute."""
+        return html.escape(self.formatted.text, quote=True)
+
+    def short(self, narrative: bool) -> str:
+        return _short(self.names, narrative) if self.names else self.fallback
+
+
+class Cards:
+    """Cards of a library's entries in one style, through the formatter's (persistent) memo:
+    with a warm cache, a cited entry is never unpacked."""
+
+    def __init__(self, entries: Mapping[str, Entry], formatter: Formatter) -> None:
+        self.entries = entries
+        self.formatter = formatter
+        self._lazy = isinstance(entries, LazyEntries)
+
+    def __getitem__(self, key: str) -> Card:
+        digest = self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
+        return self.formatter.memo("card", key, digest, lambda: self._make(key))  # type: ignore[no-any-return]
+
+    def _make(self, key: str) -> Card:
+        entry = self.entries[key]
+        names = self.formatter.short_names(entry)
+        return Card(anchor(key), self.formatter.format(entry), identifier_links(entry), entry.year, names,
+                    "" if names else str(to_csl(entry).get("title", key)))
 
 
 @dataclass
@@ -74,10 +117,6 @@ class PageCitations:
         if cluster_id not in places:
             places.append(cluster_id)
         return n
-
-
-def _title_attr(formatted_text: str) -> str:
-    return html.escape(formatted_text, quote=True)
 
 
 def _number_runs(numbers: list[int]) -> list[tuple[int, int]]:
@@ -97,16 +136,17 @@ def render_cluster(
     page: PageCitations,
     style: Style,
     formatter: Formatter,
+    cards: Cards | None = None,
 ) -> str:
     """The HTML of one citation cluster; unknown keys stay visible as ``[?key]``."""
+    cards = cards if cards is not None else Cards(entries, formatter)
     known = [i for i in cluster.items if i.key in entries]
     unknown = [i for i in cluster.items if i.key not in entries]
     parts: list[str] = []
 
     def link(item: CiteItem, text: str) -> str:
-        entry = entries[item.key]
-        title = _title_attr(formatter.format(entry).text)
-        return f'<a class="citation-link" href="#{anchor(item.key)}" title="{title}">{text}</a>'
+        card = cards[item.key]
+        return f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">{text}</a>'
 
     if known and style.numeric:
         nums = [(page.cite(i.key, cluster_id), i) for i in known]
@@ -128,8 +168,7 @@ def render_cluster(
                 pieces.append(pre + link(i, text) + suf)
         body = style.delimiter.join(pieces)
         if cluster.narrative:
-            entry = entries[known[0].key]
-            name = html.escape(author_short(entry, narrative=True, formatter=formatter))
+            name = html.escape(cards[known[0].key].short(narrative=True))
             body = f"{name}<sup>{body}</sup>" if style.superscript else f"{name} {style.prefix}{body}{style.suffix}"
         elif style.superscript:
             body = f"<sup>{body}</sup>"
@@ -140,13 +179,13 @@ def render_cluster(
         pieces = []
         for i in known:
             page.cite(i.key, cluster_id)
-            entry = entries[i.key]
-            year = html.escape(entry.year or "n.d.")
+            card = cards[i.key]
+            year = html.escape(card.year or "n.d.")
             loc = _locator(i, False)
             tail = year + (f", {html.escape(loc)}" if loc else "")
             if i.suffix:
                 tail += ", " + html.escape(i.suffix)
-            name = html.escape(author_short(entry, narrative=cluster.narrative, formatter=formatter))
+            name = html.escape(card.short(narrative=cluster.narrative))
             if cluster.narrative:
                 pieces.append(f"{name} ({link(i, tail)})")
             else:
@@ -209,17 +248,19 @@ def reference_items(
     style: Style,
     formatter: Formatter,
     page_url: str | None = None,
+    cards: Cards | None = None,
 ) -> str:
     """The list element of a page's reference list ('' when nothing is cited)."""
     keys = list(page.numbers)
     if not keys:
         return ""
-    formatted = {k: formatter.format(entries[k]) for k in keys}
+    cards = cards if cards is not None else Cards(entries, formatter)
+    page_cards = {k: cards[k] for k in keys}
     if not style.numeric:
-        keys.sort(key=lambda k: (formatted[k].text.casefold(), k))
+        keys.sort(key=lambda k: (page_cards[k].formatted.text.casefold(), k))
     items = []
     for k in keys:
-        f = formatted[k]
+        card = page_cards[k]
         back = " ".join(
             f'<a class="citation-backlink" href="#{cid}" title="Back to citation {n}">↩︎<sup>{n}</sup></a>'
             for n, cid in enumerate(page.backlinks.get(k, []), 1)
@@ -227,12 +268,11 @@ def reference_items(
         more = ""
         if page_url:
             more = f' <a class="reference-page" href="{page_url.format(key=quote(k, safe=""))}">Details</a>'
-        ids = identifier_links(entries[k])
         value = f' value="{page.numbers[k]}"' if style.numeric else ""
         items.append(
-            f'<li id="{anchor(k)}" class="reference-entry"{value}>'
-            f'<span class="csl-entry">{f.html}</span> '
-            f'<span class="reference-links">{ids}{more}</span> '
+            f'<li id="{card.anchor}" class="reference-entry"{value}>'
+            f'<span class="csl-entry">{card.formatted.html}</span> '
+            f'<span class="reference-links">{card.ids}{more}</span> '
             f'<span class="reference-backlinks">{back}</span></li>'
         )
     tag = "ol" if style.numeric else "ul"

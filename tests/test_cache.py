@@ -1,0 +1,108 @@
+"""The on-disk cache: content-keyed library with entries read from file, persistent cards."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from evidencekb import bibliography as bibmod
+from evidencekb import cache
+from evidencekb.csl import Formatter, get_style
+from evidencekb.render import Cards
+
+BIB = r"""
+@article{alpha2020, author = {Alpha, Ann and Beta, Ben and Gamma, Gus}, title = {A first study},
+  journal = {J Test}, year = {2020}, volume = {1}, pages = {10--20}, doi = {10.1234/alpha}, pmid = {12345}}
+
+@article{zed2019, author = {Zed, Zoe}, title = {Last but not least}, journal = {J Test}, year = {2019},
+  doi = {10.5555/zed}}
+"""
+
+
+def _library(tmp_path: Path, text: str = BIB) -> tuple[Path, Path]:
+    (tmp_path / "references").mkdir(exist_ok=True)
+    bib = tmp_path / "references" / "lib.bib"
+    bib.write_text(text, encoding="utf-8")
+    return bib, tmp_path / ".cache"
+
+
+@pytest.fixture(autouse=True)
+def _no_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "_MEMORY", [None, None])
+
+
+def test_second_load_reads_the_cache_not_the_bib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bib_path, cdir = _library(tmp_path)
+    first = cache.load_library([bib_path], tmp_path, cdir)
+    files = sorted(p.suffix for p in cdir.iterdir())
+    assert files == [".blobs", ".pickle"]
+    monkeypatch.setattr(cache, "_MEMORY", [None, None])
+    monkeypatch.setattr(bibmod, "load", lambda *a, **k: pytest.fail("parsed again"))
+    second = cache.load_library([bib_path], tmp_path, cdir)
+    assert list(second.entries) == ["alpha2020", "zed2019"]
+    assert second.entries["zed2019"] == first.entries["zed2019"]
+    assert second.entries["alpha2020"].fields["pages"] == "10--20"
+
+
+def test_an_edit_misses_the_cache_and_replaces_it(tmp_path: Path) -> None:
+    bib_path, cdir = _library(tmp_path)
+    cache.load_library([bib_path], tmp_path, cdir)
+    old = set(cdir.iterdir())
+    bib_path.write_text(BIB.replace("Last but not least", "Changed"), encoding="utf-8")
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    assert bib.entries["zed2019"].fields["title"] == "Changed"
+    new = set(cdir.iterdir())
+    assert len(new) == 2 and not (old & new)
+
+
+def test_a_truncated_entry_file_is_ignored_and_the_bib_parsed_again(tmp_path: Path) -> None:
+    bib_path, cdir = _library(tmp_path)
+    cache.load_library([bib_path], tmp_path, cdir)
+    blobs = next(cdir.glob("*.blobs"))
+    blobs.write_bytes(blobs.read_bytes()[:10])
+    cache._MEMORY[:] = [None, None]
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    assert bib.entries["alpha2020"].fields["doi"] == "10.1234/alpha"
+
+
+def test_hash_and_place_need_no_unpacking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = bibmod.load_text([("references/lib.bib", BIB)])
+    lazy = bibmod.LazyEntries(plain.entries)
+    monkeypatch.setattr(lazy, "_blob", lambda i: pytest.fail("unpacked"))
+    assert lazy.digest("zed2019") == plain.entries["zed2019"].digest
+    assert lazy.place("zed2019") == ("references/lib.bib", plain.entries["zed2019"].line)
+    assert "alpha2020" in lazy and "nope" not in lazy and len(lazy) == 2
+
+
+def test_only_recent_entries_stay_unpacked(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "\n".join(f"@misc{{k{i}, title = {{T{i}}}}}" for i in range(40))
+    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", text)]).entries)
+    monkeypatch.setattr(bibmod.LazyEntries, "OPEN", 8)
+    for i in range(40):
+        assert lazy[f"k{i}"].fields["title"] == f"T{i}"
+    assert len(lazy._open) == 8
+
+
+def test_spilled_entries_survive_pickling(tmp_path: Path) -> None:
+    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", BIB)]).entries)
+    lazy.spill(tmp_path / "x.blobs")
+    assert lazy._data is None
+    again = pickle.loads(pickle.dumps(lazy))
+    assert again["alpha2020"].fields["pmid"] == "12345"
+    assert len(pickle.dumps(lazy)) < (tmp_path / "x.blobs").stat().st_size + 2000
+
+
+def test_cards_come_from_the_format_cache_without_unpacking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bib_path, cdir = _library(tmp_path)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    cold = Cards(bib.entries, Formatter(get_style("apa"), store))["alpha2020"]
+    store.save()
+    assert cold.short(narrative=False) == "Alpha et al." and cold.year == "2020"
+    assert 'href="https://doi.org/10.1234/alpha"' in cold.ids
+    monkeypatch.setattr(bib.entries, "_blob", lambda i: pytest.fail("unpacked"))
+    warm = Cards(bib.entries, Formatter(get_style("apa"), cache.FormatCache(cdir, "apa")))["alpha2020"]
+    assert warm == cold
+    assert warm.title.startswith("Alpha, A., Beta, B., &amp; Gamma, G. (2020).")
