@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evidencekb import latex
 from evidencekb.bibliography import load, load_text, lint
@@ -139,3 +141,20 @@ def test_fast_latex_check_agrees_with_the_parser(value: str) -> None:
     except latex.LatexError:
         parsed_ok = False
     assert (latex.check(value) is None) == parsed_ok
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab -'`{}\\$~^_\t\né")), max_size=30))
+def test_parse_shortcut_agrees_with_the_parser(value: str) -> None:
+    from evidencekb import latex
+
+    normal = " ".join(value.split())
+    try:
+        expected = latex._Parser(normal).run()
+    except latex.LatexError:
+        with pytest.raises(latex.LatexError):
+            latex.parse(value)
+        return
+    assert latex.parse(value) == expected
+    if "{" not in value and "}" not in value and "$" not in value:
+        assert latex.check(value) is None  # its shortcut: nothing to balance

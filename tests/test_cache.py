@@ -85,10 +85,9 @@ def test_only_recent_entries_stay_unpacked(monkeypatch: pytest.MonkeyPatch) -> N
     assert len(lazy._open) == 8
 
 
-def test_spilled_entries_survive_pickling(tmp_path: Path) -> None:
-    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", BIB)]).entries)
-    lazy.spill(tmp_path / "x.blobs")
-    assert lazy._data is None
+def test_entries_in_a_file_survive_pickling(tmp_path: Path) -> None:
+    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", BIB)]).entries, tmp_path / "x.blobs")
+    assert lazy._data is None and [p.name for p in tmp_path.iterdir()] == ["x.blobs"]
     again = pickle.loads(pickle.dumps(lazy))
     assert again["alpha2020"].fields["pmid"] == "12345"
     assert len(pickle.dumps(lazy)) < (tmp_path / "x.blobs").stat().st_size + 2000

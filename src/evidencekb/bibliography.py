@@ -144,35 +144,55 @@ class LazyEntries(Mapping[str, Entry]):
 
     Keys, membership, length, each entry's hash and place need no decompression; an
     entry is unpacked on access, and only the most recently used ones stay unpacked,
-    so memory does not grow with the number of entries a build cites. Once
-    :meth:`spill` has written the compressed entries to a file, they are read from it
-    on demand and not held in memory at all.
+    so memory does not grow with the number of entries a build cites. Entries packed
+    into a file are read from it on demand and not held in memory at all.
     """
 
     OPEN = 256
 
-    def __init__(self, entries: Mapping[str, Entry]) -> None:
+    def __init__(self, entries: Mapping[str, Entry], path: Path | None = None) -> None:
+        """Pack ``entries``: into the file ``path`` (written atomically, uncompressed, so that
+        packing costs little more than pickling), or else compressed in memory."""
         self._pos: dict[str, int] = {}
         self._offsets = array("Q", [0])
         self._digests = bytearray()
         self._lines = array("L")
         self._path_ids = array("H")
-        self._paths: list[str] = []
-        chunks: list[bytes] = []
         path_ids: dict[str, int] = {}
-        for i, (k, e) in enumerate(entries.items()):
-            blob = zlib.compress(pickle.dumps(e, pickle.HIGHEST_PROTOCOL), 1)
-            chunks.append(blob)
-            self._pos[k] = i
-            self._offsets.append(self._offsets[-1] + len(blob))
-            self._digests += bytes.fromhex(e.digest)
-            self._lines.append(e.line)
-            self._path_ids.append(path_ids.setdefault(e.path, len(path_ids)))
-        self._paths = list(path_ids)
-        self._data: bytes | None = b"".join(chunks)
+        self._data: bytes | None = None
         self._file: str | None = None
         self._fd: int | None = None
+        self._compressed = path is None
         self._open: OrderedDict[str, Entry] = OrderedDict()
+        out = tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=path.parent, delete=False) if path else None
+        chunks: list[bytes] = []
+        try:
+            for i, (k, e) in enumerate(entries.items()):
+                blob = pickle.dumps(e, pickle.HIGHEST_PROTOCOL)
+                if out is not None:
+                    out.write(blob)
+                else:
+                    blob = zlib.compress(blob, 1)
+                    chunks.append(blob)
+                self._pos[k] = i
+                self._offsets.append(self._offsets[-1] + len(blob))
+                self._digests += bytes.fromhex(e.digest)
+                self._lines.append(e.line)
+                self._path_ids.append(path_ids.setdefault(e.path, len(path_ids)))
+            if out is not None:
+                out.close()
+                os.replace(out.name, path)  # type: ignore[arg-type]
+                self._file = str(path)
+                self._fd = os.open(self._file, os.O_RDONLY)
+        except BaseException:
+            if out is not None:
+                out.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(out.name)
+            raise
+        self._paths = list(path_ids)
+        if out is None:
+            self._data = b"".join(chunks)
 
     def digest(self, key: str) -> str:
         """The entry's :attr:`Entry.digest`, without unpacking it."""
@@ -195,19 +215,11 @@ class LazyEntries(Mapping[str, Entry]):
             raise OSError(f"{self._file}: the cached library was truncated; delete the .cache folder and rebuild.")
         return blob
 
-    def spill(self, path: Path) -> None:
-        """Write the compressed entries to ``path`` (atomically) and read them from there on."""
-        assert self._data is not None
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(self._data)
-        os.replace(tmp, path)
-        self._file, self._data, self._fd = str(path), None, None
-
     def __getitem__(self, key: str) -> Entry:
         entry = self._open.get(key)
         if entry is None:
-            entry = pickle.loads(zlib.decompress(self._blob(self._pos[key])))
+            blob = self._blob(self._pos[key])
+            entry = pickle.loads(zlib.decompress(blob) if self._compressed else blob)
             self._open[key] = entry
             if len(self._open) > self.OPEN:
                 self._open.popitem(last=False)
@@ -220,7 +232,12 @@ class LazyEntries(Mapping[str, Entry]):
         state.update(_fd=None, _open=OrderedDict())
         return state
 
+    _STATE = frozenset({"_pos", "_offsets", "_digests", "_lines", "_path_ids", "_paths", "_data", "_file", "_fd",
+                        "_compressed", "_open"})
+
     def __setstate__(self, state: dict[str, object]) -> None:
+        if set(state) != self._STATE:
+            raise ValueError("a cached library from another version")  # read as a cache miss
         self.__dict__.update(state)
         if self._file is not None:
             # Opened now, so that a newer build replacing the cache cannot pull it away,

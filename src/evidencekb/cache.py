@@ -22,7 +22,7 @@ from . import bibliography as bibmod
 
 __all__ = ["load_library", "FormatCache", "default_dir"]
 
-VERSION = "2"
+VERSION = "3"
 #: The last library loaded in this process, as [digest, library].
 _MEMORY: list[Any] = [None, None]
 
@@ -82,19 +82,20 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
             return bib
     bib = bibmod.load(paths, root)
     bib.diagnostics.extend(bibmod.lint(bib))
-    entries = bib.entries = bibmod.LazyEntries(bib.entries)
-    if target is not None:
-        blobs = target.with_suffix(".blobs")
-        for old in target.parent.glob("library-*") if target.parent.exists() else []:
-            if old not in (target, blobs):
-                old.unlink(missing_ok=True)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            entries.spill(blobs)  # the entries are read from the cache file from now on
-        except OSError:
-            pass  # a read-only checkout still builds, with the entries in memory
-        _write(target, bib)
-        _MEMORY[:] = [digest, bib]
+    if target is None:
+        bib.entries = bibmod.LazyEntries(bib.entries)
+        return bib
+    blobs = target.with_suffix(".blobs")
+    for old in target.parent.glob("library-*") if target.parent.exists() else []:
+        if old not in (target, blobs):
+            old.unlink(missing_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        bib.entries = bibmod.LazyEntries(bib.entries, blobs)  # read from the cache file from now on
+    except OSError:
+        bib.entries = bibmod.LazyEntries(bib.entries)  # a read-only checkout: kept in memory
+    _write(target, bib)
+    _MEMORY[:] = [digest, bib]
     return bib
 
 

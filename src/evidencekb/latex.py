@@ -129,7 +129,8 @@ class _Parser:
                 raise LatexError(f"unbalanced braces in {s!r}")
             elif c == "\\":
                 m = _CMD.match(s, self.i)
-                assert m is not None
+                if m is None:
+                    raise LatexError(f"a lone backslash ends {s!r}")
                 name = m.group(1)
                 self.i = m.end()
                 if name in _ACCENTS:
@@ -153,8 +154,10 @@ class _Parser:
                         buf.append(_Parser(self.arg()).plain())
             elif c == "$":
                 flush()
-                end = s.find("$", self.i + 1)
-                if end < 0:
+                end = self.i + 1
+                while end < len(s) and s[end] != "$":
+                    end += 2 if s[end] == "\\" else 1  # \$ inside math is a dollar sign
+                if end >= len(s):
                     raise LatexError(f"unclosed $ in {s!r}")
                 for span in _math(s[self.i + 1 : end], style):
                     self.emit(span.text, True, span.style)
@@ -191,7 +194,10 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
         c = src[i]
         if c == "\\":
             m = _CMD.match(src, i)
-            assert m is not None
+            if m is None:  # a backslash cut off by ^ or _ ($x^\\alpha$): kept as it is
+                out.append(Span("\\", True, style))
+                i += 1
+                continue
             out.append(Span(_MATH.get(m.group(1), m.group(1)), True, style))
             i = m.end()
         elif c in "^_":
@@ -224,6 +230,8 @@ def check(value: str) -> str | None:
 
     A fast scan that agrees with :func:`parse` on what fails, for lint over a whole library.
     """
+    if "{" not in value and "}" not in value and "$" not in value:
+        return None
     depth, dollars = 0, 0
     for m in _BRACE_OR_DOLLAR.finditer(value):
         t = m.group(0)
@@ -242,9 +250,16 @@ def check(value: str) -> str | None:
     return None
 
 
+_SPACE = re.compile(r"\s+")
+#: What the parser treats specially; a value without any of it is one plain span.
+_SPECIAL = re.compile(r"[{}\\$~]|--|``|''")
+
+
 def parse(value: str) -> list[Span]:
     """Parse a BibTeX field value. Raises :class:`LatexError` on bad input."""
-    value = re.sub(r"\s+", " ", value).strip()
+    value = _SPACE.sub(" ", value).strip()
+    if not _SPECIAL.search(value):
+        return [Span(value, False, frozenset())] if value else []
     return _Parser(value).run()
 
 
