@@ -7,13 +7,30 @@ evidence, and the pages generated from them.
 
 from __future__ import annotations
 
-from .bibliography import Bibliography, Entry, load, load_text
-from .ceiling import Ceiling, compute
-from .citations import CiteItem, Cluster, scan
-from .claims import Claim, EvidenceItem, parse_claim
-from .csl import Formatter, to_csl
-from .diagnostics import CODES, Diagnostic, Severity
-from .markdown_ext import CitationContext, CitationExtension
+from importlib import import_module
+from typing import Any
+
+#: Public names and the modules defining them, imported on first use, so that a
+#: command (``evidencekb check``) loads only the modules it needs.
+_EXPORTS = {
+    "Bibliography": "bibliography", "Entry": "bibliography", "load": "bibliography", "load_text": "bibliography",
+    "Ceiling": "ceiling", "compute": "ceiling",
+    "CiteItem": "citations", "Cluster": "citations", "scan": "citations",
+    "Claim": "claims", "EvidenceItem": "claims", "parse_claim": "claims",
+    "Formatter": "csl", "to_csl": "csl",
+    "CODES": "diagnostics", "Diagnostic": "diagnostics", "Severity": "diagnostics",
+    "CitationContext": "markdown_ext", "CitationExtension": "markdown_ext",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'evidencekb' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Bibliography", "Entry", "load", "load_text",
