@@ -105,3 +105,17 @@ def test_cards_come_from_the_format_cache_without_unpacking(tmp_path: Path, monk
     warm = Cards(bib.entries, Formatter(get_style("apa"), cache.FormatCache(cdir, "apa")))["alpha2020"]
     assert warm == cold
     assert warm.title.startswith("Alpha, A., Beta, B., &amp; Gamma, G. (2020).")
+
+
+def test_a_warm_load_imports_no_parser(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bib_path, cdir = _library(tmp_path)
+    cache.load_library([bib_path], tmp_path, cdir)
+    code = ("import sys\nfrom pathlib import Path\nimport evidencekb.plugin\nfrom evidencekb import cache\n"
+            f"bib = cache.load_library([Path({str(bib_path)!r})], Path({str(tmp_path)!r}), Path({str(cdir)!r}))\n"
+            "assert bib.entries['zed2019'].year == '2019'\n"
+            "print(sorted(m for m in ('bibtexparser', 'pybtex', 'latexcodec', 'citeproc') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -15,9 +15,12 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from bibtexparser import model
+from typing import TYPE_CHECKING
 
 from .bibliography import _parse_file
+
+if TYPE_CHECKING:
+    from bibtexparser import model
 
 __all__ = ["FIELD_ORDER", "format_text", "entries_text", "write_atomic", "diff"]
 
@@ -73,6 +76,8 @@ def _entry(block: model.Entry) -> str:
 
 def format_text(text: str, sort: bool = False) -> str:
     """The formatted file. Unparseable blocks are kept exactly as they were."""
+    from bibtexparser import model
+
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     lib = _parse_file(text)
     pieces: list[tuple[str, str]] = []  # (sort key or "", text)

@@ -23,12 +23,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-
-import bibtexparser
-from bibtexparser import model
+from typing import TYPE_CHECKING
 
 from . import latex
 from .diagnostics import Diagnostic, diag, did_you_mean
+
+if TYPE_CHECKING:
+    from bibtexparser import model
 
 __all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "REQUIRED_FIELDS"]
 
@@ -305,6 +306,8 @@ def _resolve(value: str, strings: Mapping[str, str]) -> tuple[str, list[str]]:
 def _parse_file(text: str) -> model.Library:
     # bibtexparser reports syntax errors through logging as well as in failed
     # blocks; we report the failed blocks ourselves, located.
+    import bibtexparser  # only a cache miss parses: a warm build never imports it
+
     logger = logging.getLogger("bibtexparser")
     old = logger.level
     logger.setLevel(logging.CRITICAL)
@@ -347,6 +350,8 @@ def _block_message(block: model.ParsingFailedBlock) -> str:
 
 def load_text(sources: Iterable[tuple[str, str]]) -> Bibliography:
     """Load (display path, text) pairs. Pure: no file system access."""
+    from bibtexparser import model
+
     bib = Bibliography()
     libs: list[tuple[str, model.Library]] = []
     for display, text in sources:

@@ -19,8 +19,6 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from pybtex.database import Person
-
 from . import latex
 from .bibliography import Entry
 
@@ -90,6 +88,8 @@ def _names(value: str) -> list[dict[str, str]]:
         if _fully_braced(raw):
             out.append({"literal": latex.decode(raw[1:-1])})
             continue
+        from pybtex.database import Person  # names are split only when formatting, not from the cache
+
         p = Person(raw)
         name: dict[str, str] = {}
         given = " ".join(p.first_names + p.middle_names)

@@ -13,7 +13,6 @@ import html
 import re
 from dataclasses import dataclass, replace
 
-import latexcodec  # noqa: F401  (registers the "ulatex" codec)
 
 __all__ = ["Span", "parse", "to_text", "to_html", "sentence_case", "decode"]
 
@@ -62,6 +61,8 @@ class LatexError(ValueError):
 
 def _accent(cmd: str, arg: str) -> str:
     try:
+        import latexcodec  # noqa: F401  (registers the "ulatex" codec; only accents need it)
+
         return codecs.decode(f"\\{cmd}{{{arg}}}", "ulatex").strip("{}")
     except Exception:  # pragma: no cover - latexcodec is lenient
         return arg
