@@ -31,7 +31,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "bib-abbreviated-pages": (Severity.WARNING, "A page range is abbreviated (123-45); write it in full."),
     "bib-read": (Severity.ERROR, "A .bib file could not be read as UTF-8 text."),
     "unknown-citation": (Severity.ERROR, "A page cites a key that no .bib file defines."),
-    "page-markup-lost": (Severity.ERROR, "Another plugin removed the marked places of a page's citation links or reference list."),
+    "page-markup-lost": (Severity.ERROR, "A template or another plugin dropped the marked places of a page's citation links or reference list."),
     "uncited-entry": (Severity.WARNING, "No page cites this entry."),
     "claim-invalid": (Severity.ERROR, "A claim record has an unknown field, a wrong type or a value outside its vocabulary."),
     "claim-unknown-ref": (Severity.ERROR, "A claim's evidence names a reference key that no .bib file defines."),

@@ -94,30 +94,35 @@ class CitationContext:
     def restore(self, output: str, result: PageResult) -> tuple[str, bool]:
         """Put a deferred page's citations and reference list into its rendered HTML.
 
-        Returns the HTML and whether every marker was found."""
-        found = 0
-        first = output.find(self._cite_open) if result.citations_html else -1
-        if first >= 0:
-            pieces = output[first:].split(self._cite_open)
-            out = [output[:first], pieces[0]]
-            for piece in pieces[1:]:
-                head, sep, rest = piece.partition("-->")
-                end = rest.find(self._cite_close)
-                if not (sep and head.isdigit() and int(head) < len(result.citations_html) and end >= 0):
-                    out.append(self._cite_open + piece)
-                    continue
-                found += 1
-                out.append(result.citations_html[int(head)])
-                out.append(rest[end + len(self._cite_close):])
-            output = "".join(out)
-        complete = found == len(result.citations_html)
+        Returns the HTML and whether every marker was found. One pass of string
+        search and a single join: the rendered page holds the whole navigation."""
+        spans: list[tuple[int, int, str]] = []
+        n, open_, close = len(result.citations_html), self._cite_open, self._cite_close
+        i = output.find(open_) if n else -1
+        while i >= 0:
+            j = output.find("-->", i + len(open_))
+            k = output.find(close, j) if j >= 0 else -1
+            nxt = output.find(open_, i + 1)
+            head = output[i + len(open_): j]
+            if k >= 0 and (nxt < 0 or nxt > k) and head.isdigit() and int(head) < n:
+                spans.append((i, k + len(close), result.citations_html[int(head)]))
+            i = nxt
+        complete = len(spans) == n
         if result.listing:
             at = output.find(self.list_slot)
             if at >= 0:
-                output = output[:at] + result.listing + output[at + len(self.list_slot):]
+                spans.append((at, at + len(self.list_slot), result.listing))
+                spans.sort()
             else:
                 complete = False
-        return output, complete
+        if not spans:
+            return output, complete
+        out, pos = [], 0
+        for a, b, text in spans:
+            out += (output[pos:a], text)
+            pos = b
+        out.append(output[pos:])
+        return "".join(out), complete
 
     def record(self, result: PageResult) -> None:
         result.unknown = [k for c in result.clusters for k in c.keys if k not in self.bib.entries]

@@ -78,7 +78,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         self.ctx = CitationContext(bib, self.config.style, self.config.references_title,
                                    reference_url=None)
         self.ctx.formatter = formatter_for(self.config.style)
-        self.ctx.deferred = True  # markup put in by on_page_context, after the search plugins read the page
+        self.ctx.deferred = True  # markup put into the written page by on_post_page
         self._load_claims(config)
         self._add_claims_to_nav(config)
         if "evidencekb" not in config.markdown_extensions:
@@ -277,18 +277,21 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
                                         f"'@{key}' is not a key in any .bib file.{hint}"))
         _report(diags)
 
-    @event_priority(-100)  # after the search plugins (priority 0) have indexed page.content
-    def on_page_context(self, context: Any, page: Page, config: MkDocsConfig, nav: Any) -> Any:
+    @event_priority(100)  # before other plugins (minifiers) see the page
+    def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
+        # page.content keeps the compact markers (MkDocs holds every page's content until
+        # the build ends); only the written page gets the full markup.
         assert self.ctx is not None
         result = self.ctx.results.pop(page.file.src_uri, None)  # nothing of it is needed after this
-        if result is None or not (result.listing or result.citations_html) or page.content is None:
-            return context
-        page.content, complete = self.ctx.restore(page.content, result)
+        if result is None or not (result.listing or result.citations_html):
+            return output
+        output, complete = self.ctx.restore(output, result)
         if not complete:
             _report([diag(f"{self.docs_prefix}/{page.file.src_uri}", 1, 1, "page-markup-lost",
-                          "the page content lacks the HTML comments marking where its citation links or "
-                          "reference list go (a plugin changed them); list evidencekb before that plugin.")])
-        return context
+                          "the rendered page lacks the HTML comments marking where its citation links or "
+                          "reference list go (its template does not show page.content, or a plugin changed "
+                          "them); show page.content, or list evidencekb before that plugin.")])
+        return output
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         assert self.ctx is not None
