@@ -131,7 +131,7 @@ def test_deferred_pages_carry_visible_text_and_restore_to_the_same_html() -> Non
     result = ctx.results["p.md"]
     # What the search indexer reads: the citations' visible text, no links or hover titles.
     assert "citation-link" not in marked and "reference-entry" not in marked
-    assert ctx.list_slot in marked and len(result.citations_html) == 3
+    assert ctx.list_slot in marked and len(result.deferred) == 3 and result.listed
     assert re.sub(r"<!--.*?-->", "", marked).startswith("<p>One 1. Two Alpha et al.2(p3) found 1,3.</p>")
     restored, complete = ctx.restore(marked, result)
     assert complete and restored == direct

@@ -45,10 +45,12 @@ class PageResult:
     citations: PageCitations
     clusters: list[Cluster] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
-    #: With ``CitationContext.deferred``: the reference list's items, and the HTML of
-    #: each citation, for the host to put in place of their markers.
-    listing: str = ""
-    citations_html: list[str] = field(default_factory=list)
+    #: With ``CitationContext.deferred``: the clusters in document order, whose markup
+    #: (and the reference list's, when ``listed``) :meth:`CitationContext.restore` renders.
+    #: Only this is kept, not the markup: a host may convert every page before it
+    #: writes any (MkDocs does), and the markup of a whole site is large.
+    deferred: list[Cluster] = field(default_factory=list)
+    listed: bool = False
 
 
 class CitationContext:
@@ -70,9 +72,9 @@ class CitationContext:
         self.results: dict[str, PageResult] = {}
         self.last: PageResult | None = None
         #: When true, a page's HTML carries its citations as their visible text between
-        #: markers, and its reference list as ``list_slot``; the markup is kept in the
-        #: page's result for the host to put in after search indexing (:meth:`restore`),
-        #: so the indexer reads the same text without parsing links and hover titles.
+        #: markers, and its reference list as ``list_slot``; the host puts the markup in
+        #: after search indexing (:meth:`restore`), so the indexer reads the same text
+        #: without parsing links and hover titles.
         self.deferred = False
         nonce = secrets.token_hex(6)
         self.list_slot = f"<!--evidencekb-reference-list-{nonce}-->"
@@ -91,13 +93,23 @@ class CitationContext:
         """A citation's stand-in: its visible text, between markers."""
         return f"{self._cite_open}{index}-->{_TAG.sub('', html)}{self._cite_close}"
 
+    def render(self, result: PageResult) -> tuple[list[str], str]:
+        """The markup of a deferred page's citations and its reference list's items, the
+        same as a page rendered at once: the numbering is replayed in document order."""
+        page, entries = PageCitations(), self.bib.entries
+        cites = [render_cluster(c, f"cite-{i}", entries, page, self.style, self.formatter, self.cards)
+                 for i, c in enumerate(result.deferred, 1)]
+        items = reference_items(page, entries, self.style, self.formatter, self.reference_url, self.cards)
+        return cites, items if result.listed else ""
+
     def restore(self, output: str, result: PageResult) -> tuple[str, bool]:
         """Put a deferred page's citations and reference list into its rendered HTML.
 
         Returns the HTML and whether every marker was found. One pass of string
         search and a single join: the rendered page holds the whole navigation."""
+        citations_html, listing = self.render(result)
         spans: list[tuple[int, int, str]] = []
-        n, open_, close = len(result.citations_html), self._cite_open, self._cite_close
+        n, open_, close = len(citations_html), self._cite_open, self._cite_close
         i = output.find(open_) if n else -1
         while i >= 0:
             j = output.find("-->", i + len(open_))
@@ -105,13 +117,13 @@ class CitationContext:
             nxt = output.find(open_, i + 1)
             head = output[i + len(open_): j]
             if k >= 0 and (nxt < 0 or nxt > k) and head.isdigit() and int(head) < n:
-                spans.append((i, k + len(close), result.citations_html[int(head)]))
+                spans.append((i, k + len(close), citations_html[int(head)]))
             i = nxt
         complete = len(spans) == n
-        if result.listing:
+        if listing:
             at = output.find(self.list_slot)
             if at >= 0:
-                spans.append((at, at + len(self.list_slot), result.listing))
+                spans.append((at, at + len(self.list_slot), listing))
                 spans.sort()
             else:
                 complete = False
@@ -187,23 +199,27 @@ class _CitationTree(Treeprocessor):
         # around it (no wrapper element is left behind).
         placeholders = {id(el): el for el in root.iter(_PLACEHOLDER_TAG)}
         defer = ctx.deferred and ctx.page is not None
-        citations_html: list[str] = []
+        in_order: list[Cluster] = []
         for el in placeholders.values():
             cluster = self.ext.clusters[int(el.get("i", "0"))]
             page.clusters += 1
             cid = f"cite-{page.clusters}"
-            markup = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards)
-            if defer:
-                citations_html.append(markup)
-                markup = ctx.cite_marker(len(citations_html) - 1, markup)
+            if defer:  # only the visible text now: no links, so no formatted entries
+                in_order.append(cluster)
+                text = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards, links=False)
+                markup = ctx.cite_marker(len(in_order) - 1, text)
+            else:
+                markup = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards)
             el.text = self.md.htmlStash.store(markup)
         if placeholders:
             for parent in list(root.iter()):
                 for child in [c for c in parent if id(c) in placeholders]:
                     _unwrap(parent, child)
-        items = reference_items(page, entries, ctx.style, ctx.formatter, ctx.reference_url, ctx.cards)
-        deferred = items if items and defer else ""
-        listing = reference_section(ctx.references_title, ctx.list_slot if deferred else items) if items else ""
+        if defer:
+            listing = reference_section(ctx.references_title, ctx.list_slot) if page.numbers else ""
+        else:
+            items = reference_items(page, entries, ctx.style, ctx.formatter, ctx.reference_url, ctx.cards)
+            listing = reference_section(ctx.references_title, items) if items else ""
         placed = False
         for p in root.iter("p"):
             if (p.text or "").strip() == _MARKER_TOKEN:
@@ -212,7 +228,7 @@ class _CitationTree(Treeprocessor):
         if listing and not placed:
             p = etree.SubElement(root, "p")
             p.text = self.md.htmlStash.store(listing)
-        ctx.record(PageResult(page, list(self.ext.clusters), listing=deferred, citations_html=citations_html))
+        ctx.record(PageResult(page, list(self.ext.clusters), deferred=in_order, listed=bool(defer and listing)))
 
 
 def _unwrap(parent: etree.Element, child: etree.Element) -> None:

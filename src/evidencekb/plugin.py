@@ -283,7 +283,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         # the build ends); only the written page gets the full markup.
         assert self.ctx is not None
         result = self.ctx.results.pop(page.file.src_uri, None)  # nothing of it is needed after this
-        if result is None or not (result.listing or result.citations_html):
+        if result is None or not result.deferred:
             return output
         output, complete = self.ctx.restore(output, result)
         if not complete:

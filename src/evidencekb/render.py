@@ -137,14 +137,19 @@ def render_cluster(
     style: Style,
     formatter: Formatter,
     cards: Cards | None = None,
+    links: bool = True,
 ) -> str:
-    """The HTML of one citation cluster; unknown keys stay visible as ``[?key]``."""
+    """The HTML of one citation cluster; unknown keys stay visible as ``[?key]``.
+
+    Without ``links`` the citation's text is the same but not linked to its entries."""
     cards = cards if cards is not None else Cards(entries, formatter)
     known = [i for i in cluster.items if i.key in entries]
     unknown = [i for i in cluster.items if i.key not in entries]
     parts: list[str] = []
 
     def link(item: CiteItem, text: str) -> str:
+        if not links:
+            return text
         card = cards[item.key]
         return f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">{text}</a>'
 
