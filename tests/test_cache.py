@@ -119,3 +119,12 @@ def test_a_warm_load_imports_no_parser(tmp_path: Path) -> None:
             "print(sorted(m for m in ('bibtexparser', 'pybtex', 'latexcodec', 'citeproc') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_entries_are_read_where_os_has_no_pread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", BIB)]).entries, tmp_path / "x.blobs")
+    monkeypatch.delattr(os, "pread")
+    assert lazy["zed2019"].fields["title"] == "Last but not least"
+    assert lazy["alpha2020"].fields["pmid"] == "12345"

@@ -140,6 +140,17 @@ class Bibliography:
 
 
 
+def _open_read(path: str) -> int:
+    return os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+
+
+def _read_at(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows has no pread; builds read from one thread
+    return os.read(fd, size)
+
+
 class LazyEntries(Mapping[str, Entry]):
     """Entries kept compressed until used: a build touches only the entries it cites.
 
@@ -184,7 +195,7 @@ class LazyEntries(Mapping[str, Entry]):
                 out.close()
                 os.replace(out.name, path)  # type: ignore[arg-type]
                 self._file = str(path)
-                self._fd = os.open(self._file, os.O_RDONLY)
+                self._fd = _open_read(self._file)
         except BaseException:
             if out is not None:
                 out.close()
@@ -210,8 +221,8 @@ class LazyEntries(Mapping[str, Entry]):
         if self._data is not None:
             return self._data[lo:hi]
         if self._fd is None:
-            self._fd = os.open(self._file, os.O_RDONLY)  # type: ignore[arg-type]
-        blob = os.pread(self._fd, hi - lo, lo)
+            self._fd = _open_read(self._file)  # type: ignore[arg-type]
+        blob = _read_at(self._fd, hi - lo, lo)
         if len(blob) != hi - lo:
             raise OSError(f"{self._file}: the cached library was truncated; delete the .cache folder and rebuild.")
         return blob
@@ -243,7 +254,7 @@ class LazyEntries(Mapping[str, Entry]):
         if self._file is not None:
             # Opened now, so that a newer build replacing the cache cannot pull it away,
             # and checked, so that a damaged cache is a miss rather than a failed build.
-            self._fd = os.open(self._file, os.O_RDONLY)
+            self._fd = _open_read(self._file)
             if os.fstat(self._fd).st_size != self._offsets[-1]:
                 os.close(self._fd)
                 self._fd = None
