@@ -19,6 +19,8 @@ bare ``bibtexparser.parse_file`` of the same library, in the same run.
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import os
 import random
 import shutil
@@ -199,12 +201,26 @@ print(ours / st.total_tt)
         return float(out.stdout.strip().splitlines()[-1])
 
 
+def compile_package() -> None:
+    """Compile evidencekb's bytecode, as ``pip install`` does for every installed package.
+
+    An editable install leaves only source, and where PYTHONDONTWRITEBYTECODE is set no
+    build ever writes the cache, so every build would pay to compile our modules again
+    (about 40 ms here) while the packages it is compared with load compiled code."""
+    spec = importlib.util.find_spec("evidencekb")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("evidencekb is not installed: pip install -e . first")
+    for folder in spec.submodule_search_locations:
+        compileall.compile_dir(folder, quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="50x500,200x2000,500x5000,500x20000", help="comma-separated NxM")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--profile", metavar="NxM", help="print a cProfile of one build instead")
     args = ap.parse_args(argv)
+    compile_package()
     if args.profile:
         n, m = map(int, args.profile.split("x"))
         profile(n, m)
