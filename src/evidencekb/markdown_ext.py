@@ -36,6 +36,7 @@ MARKER = "<!-- references -->"
 _MARKER_TOKEN = "EVIDENCEKBREFERENCESMARKER7f3a"
 _PLACEHOLDER_TAG = "evidencekb-cite"
 _TAG = re.compile(r"<[^>]*>")  # our own markup: attribute values are escaped, so no '>' inside
+_TAG_START = re.compile(r"</?[A-Za-z]")
 
 
 @dataclass
@@ -174,8 +175,8 @@ class _CitationPattern(InlineProcessor):
         self.ext = ext
 
     def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element | None, int | None, int | None]:  # type: ignore[override]
-        before = data[: m.start()]
-        if before.rfind("<") > before.rfind(">") and re.match(r"</?[A-Za-z]", before[before.rfind("<"):]):
+        lt = data.rfind("<", 0, m.start())
+        if lt > data.rfind(">", 0, m.start()) and _TAG_START.match(data, lt):
             return None, None, None  # inside an HTML tag's attributes
         cluster = match_to_cluster(m)
         if cluster is None:

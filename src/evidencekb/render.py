@@ -33,8 +33,11 @@ def anchor(key: str) -> str:
     return "ref-" + re.sub(r"[^A-Za-z0-9_.:-]", lambda m: f"_{ord(m.group(0)):x}", key)
 
 
+_PLURAL = re.compile(r"[-–—,&]|\band\b")
+
+
 def _plural(locator: str) -> bool:
-    return bool(re.search(r"[-–—,&]|\band\b", locator))
+    return _PLURAL.search(locator) is not None
 
 
 def _locator(item: CiteItem, numeric_sup: bool) -> str:
@@ -91,10 +94,26 @@ class Cards:
         self.entries = entries
         self.formatter = formatter
         self._lazy = isinstance(entries, LazyEntries)
+        self._seen: dict[str, tuple[str, Card]] = {}  # this build's cards, by key: (digest, card)
+        self._links: dict[str, str] = {}  # key -> opening tag of a citation's link
 
     def __getitem__(self, key: str) -> Card:
         digest = self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
-        return self.formatter.memo("card", key, digest, lambda: self._make(key))  # type: ignore[no-any-return]
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] == digest:
+            return seen[1]
+        card: Card = self.formatter.memo("card", key, digest, lambda: self._make(key))
+        self._seen[key] = (digest, card)
+        self._links.pop(key, None)
+        return card
+
+    def link(self, key: str, text: str) -> str:
+        """A citation's text linked to its entry, the formatted entry as hover text."""
+        card = self[key]
+        opening = self._links.get(key)
+        if opening is None:
+            opening = self._links[key] = f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">'
+        return f"{opening}{text}</a>"
 
     def _make(self, key: str) -> Card:
         entry = self.entries[key]
@@ -148,10 +167,7 @@ def render_cluster(
     parts: list[str] = []
 
     def link(item: CiteItem, text: str) -> str:
-        if not links:
-            return text
-        card = cards[item.key]
-        return f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">{text}</a>'
+        return cards.link(item.key, text) if links else text
 
     if known and style.numeric:
         nums = [(page.cite(i.key, cluster_id), i) for i in known]
