@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidencekb import latex
-from evidencekb.bibliography import load, load_text, lint
+from evidencekb.bibliography import lint, load, load_text, loader
 from evidencekb.csl import to_csl
 
 GOOD = "@article{good2020, author={Good, Gail}, title={Fine}, journal={J}, year={2020}, doi={10.5555/good}}\n"
@@ -158,3 +158,75 @@ def test_parse_shortcut_agrees_with_the_parser(value: str) -> None:
     assert latex.parse(value) == expected
     if "{" not in value and "}" not in value and "$" not in value:
         assert latex.check(value) is None  # its shortcut: nothing to balance
+
+
+# --- loading in chunks ---------------------------------------------------------------
+
+def _loaded(bib):  # type: ignore[no-untyped-def]
+    entries = [(e.key, e.type, e.fields, e.path, e.line, e.raw, e.field_lines) for e in bib.entries.values()]
+    return entries, sorted(bib.diagnostics), bib.strings, bib.files
+
+
+BLOCKS = [
+    GOOD,
+    "@article{b2, author={B, B}, title={T}, journal=jj, year={2001}, doi={10.5555/b}}\n",
+    "  @book{c3,\n  title = {A book},\n  publisher = {P},\n  year = 1999\n}\n",
+    "@article(paren, author={P, Q}, title={In (parens)}, journal={J}, year={2002})\n",
+    "@string{jj = {Journal of J}}\n",
+    "@STRING(kk = \"K\" # jj)\n",
+    "@string{jj = {Again}}\n",
+    "@comment{an @article{x, inside} comment}\n",
+    "% a line comment with { an unbalanced brace\n",
+    "@article{unclosed, author={A, B}, title={T\n",
+    "@article{nocomma, author={A, B} title={T}, journal={J}, year={2020}}\n",
+    "@article{trunc, title={T",
+    "text with an @misc{inline, title={x}} in it\n",
+    "@misc{email, title={Write to a@b.org}, note={@ at {CLEF}}}\n",
+    "\n\n",
+    "@preamble{\"\\newcommand{\\x}{y}\"}\n",
+    "@article{good2020, author={Dup, D}, title={Again}, journal={J}, year={2020}}\n",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(BLOCKS), max_size=14), st.integers(min_value=1, max_value=200))
+def test_chunked_parse_is_the_whole_parse(blocks: list[str], size: int) -> None:
+    """Cut anywhere a block starts, a file parses to the same entries, macros and
+    diagnostics, at the same lines, as parsed whole: broken blocks included."""
+    text = "".join(blocks)
+    assert _loaded(load_text([("x.bib", text)], chunk_chars=size)) == _loaded(load_text([("x.bib", text)]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(BLOCKS + ["Müller {\\\"u} é\n", "@article{crlf,\r\n title={T},\r\n year={2000}}\r\n"]),
+                max_size=10), st.integers(min_value=1, max_value=64), st.booleans())
+def test_files_read_in_pieces_load_as_their_text(tmp_path_factory: pytest.TempPathFactory, blocks: list[str],
+                                                 size: int, bom: bool) -> None:
+    """Read a few bytes at a time (split CRLF pairs, split UTF-8 sequences, a BOM), a file
+    loads as its whole text does."""
+    text = "".join(blocks)
+    path = tmp_path_factory.mktemp("bib") / "x.bib"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    ld = loader([path], path.parent, chunk_chars=size)
+    ld.bib.entries = {e.key: e for e in ld.entries()}
+    assert _loaded(ld.bib) == _loaded(load_text([("x.bib", text.replace("\r\n", "\n"))]))
+
+
+def test_unreadable_file_in_pieces_is_located_and_loses_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "a.bib").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "b.bib").write_bytes(b"@article{ok, title={T}}\n" * 40 + b"\n@misc{bad, title={\xff}}\n")
+    (tmp_path / "c.bib").write_bytes(b"@misc{n, title={T}}\n" * 30 + b"\x00")
+    ld = loader(sorted(tmp_path.glob("*.bib")), tmp_path, chunk_chars=16)
+    ld.bib.entries = {e.key: e for e in ld.entries()}
+    assert list(ld.bib.entries) == ["good2020"]  # an unreadable file contributes no entries at all
+    assert sorted((d.path, d.line, d.code) for d in ld.bib.diagnostics) == [
+        ("b.bib", 42, "bib-read"), ("c.bib", 31, "bib-read")]
+
+
+def test_duplicate_string_is_reported_and_the_first_is_used() -> None:
+    bib = load_text([("a.bib", "@string{jj = {First}}\n@string{JJ = {Second}}\n"),
+                     ("b.bib", "@string{jj = {Third}}\n@misc{m, title=jj}\n")])
+    assert bib["m"].fields["title"] == "First"
+    assert sorted((d.path, d.line, d.code) for d in bib.diagnostics) == [
+        ("a.bib", 2, "bib-duplicate-key"), ("b.bib", 1, "bib-duplicate-key")]
+    assert "a.bib:1" in bib.diagnostics[0].message

@@ -29,6 +29,8 @@ from . import latex
 from .diagnostics import Diagnostic, diag, did_you_mean
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bibtexparser import model
 
 __all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "REQUIRED_FIELDS"]
@@ -162,8 +164,9 @@ class LazyEntries(Mapping[str, Entry]):
 
     OPEN = 256
 
-    def __init__(self, entries: Mapping[str, Entry], path: Path | None = None) -> None:
-        """Pack ``entries``: into the file ``path`` (written atomically, uncompressed, so that
+    def __init__(self, entries: Mapping[str, Entry] | Iterable[Entry], path: Path | None = None) -> None:
+        """Pack ``entries`` (a mapping by key, or entries with distinct keys, which may be
+        streamed): into the file ``path`` (written atomically, uncompressed, so that
         packing costs little more than pickling), or else compressed in memory."""
         self._pos: dict[str, int] = {}
         self._offsets = array("Q", [0])
@@ -179,7 +182,8 @@ class LazyEntries(Mapping[str, Entry]):
         out = tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=path.parent, delete=False) if path else None
         chunks: list[bytes] = []
         try:
-            for i, (k, e) in enumerate(entries.items()):
+            items = entries.items() if isinstance(entries, Mapping) else ((e.key, e) for e in entries)
+            for i, (k, e) in enumerate(items):
                 blob = pickle.dumps(e, pickle.HIGHEST_PROTOCOL)
                 if out is not None:
                     out.write(blob)
@@ -329,111 +333,238 @@ def _parse_file(text: str) -> model.Library:
         logger.setLevel(old)
 
 
-def _read(path: Path, display: str, diags: list[Diagnostic]) -> str | None:
+#: A .bib file is read and parsed this many characters at a time (in whole blocks), so
+#: that a large library is never held whole, as text or parsed, while it loads.
+CHUNK_CHARS = 1 << 20
+#: Where bibtexparser always starts a new block, whatever came before: ``@type{`` or
+#: ``@type(`` at the start of a line (inside an unclosed block it aborts that block
+#: there). A file cut at such places parses to the same blocks as the whole file.
+_LINE_BLOCK_START = re.compile(r"^[ \t]*@\w*[ \t]*[{(]", re.M)
+_STRING_BLOCK = re.compile(r"@string[ \t]*[{(]", re.I)
+
+
+class _Unreadable(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def _decoded(path: Path, display: str, size: int = CHUNK_CHARS) -> Iterator[str]:
+    """A file's text in pieces: UTF-8, without a byte order mark, newlines as ``\n``.
+
+    Raises :class:`_Unreadable` (with its diagnostic) for a file that cannot be read,
+    is not UTF-8 or holds NUL bytes."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    lines, first, cr = 0, True, False
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            while True:
+                data = f.read(size)
+                if first and data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+                first = False
+                pending = len(decoder.getstate()[0])
+                try:
+                    text = decoder.decode(data, final=not data)
+                except UnicodeDecodeError as exc:
+                    line = lines + data[: max(0, exc.start - pending)].count(b"\n") + 1
+                    raise _Unreadable(diag(display, line, 1, "bib-read", "not UTF-8 text; save the file as UTF-8 "
+                                                                         "(binary or another encoding?).")) from None
+                if "\x00" in text:
+                    line = lines + text[: text.index("\x00")].count("\n") + 1
+                    raise _Unreadable(diag(display, line, 1, "bib-read", "contains NUL bytes; is this a binary file?"))
+                lines += text.count("\n")
+                if cr:  # a CR that ended the last piece
+                    text = "\r" + text
+                cr = text.endswith("\r") and bool(data)
+                if cr:
+                    text = text[:-1]
+                if text:
+                    yield text.replace("\r\n", "\n").replace("\r", "\n")
+                if not data:
+                    return
     except OSError as exc:
-        diags.append(diag(display, 1, 1, "bib-read", f"cannot read file: {exc.strerror}."))
-        return None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        diags.append(diag(display, line, 1, "bib-read",
-                          "not UTF-8 text; save the file as UTF-8 (binary or another encoding?)."))
-        return None
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        diags.append(diag(display, line, 1, "bib-read", "contains NUL bytes; is this a binary file?"))
-        return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+        raise _Unreadable(diag(display, 1, 1, "bib-read", f"cannot read file: {exc.strerror}.")) from None
+
+
+def _chunks(pieces: Iterable[str], size: int = CHUNK_CHARS) -> Iterator[tuple[int, str, str]]:
+    """Cut text into (first line, chunk, sentinel) at block starts, about ``size`` long.
+
+    The sentinel is the next chunk's opening ``@type{``: parsed after the chunk, it ends
+    the chunk's last block exactly as the following text ends it in the whole file
+    (an unclosed block fails with the same error); :func:`_parse_chunk` drops it."""
+    buf, line, resume = "", 0, 0  # resume: where in buf the search for a cut goes on
+    for piece in pieces:
+        buf += piece
+        start = 0
+        while len(buf) - start > size:
+            m = _LINE_BLOCK_START.search(buf, max(start + size, resume))
+            if m is None:
+                resume = max(len(buf) - 64, start + size)  # an opening may straddle the next piece
+                break
+            chunk = buf[start: m.start()]
+            yield line, chunk, m.group(0)
+            line += chunk.count("\n")
+            start = resume = m.start()
+        buf, resume = buf[start:], max(0, resume - start)  # one copy per piece, not per chunk
+    if buf:
+        yield line, buf, ""
+
+
+def _parse_chunk(chunk: str, sentinel: str) -> model.Library:
+    lib = _parse_file(chunk + sentinel)
+    if sentinel:
+        from bibtexparser import model
+
+        last = lib.blocks[-1] if lib.blocks else None
+        if not (isinstance(last, model.ParsingFailedBlock) and last.raw.startswith(sentinel.lstrip())):
+            raise AssertionError("a .bib chunk's closing sentinel did not parse as expected")
+        lib.remove(last)
+    return lib
 
 
 def _block_message(block: model.ParsingFailedBlock) -> str:
-    error = str(getattr(block, "error", "") or "").strip().splitlines()
-    first = error[0] if error else "syntax error"
+    exc = getattr(block, "error", None)
+    error = str(getattr(exc, "abort_reason", None) or exc or "").strip().splitlines()
+    first = error[0].strip().rstrip(".") + "." if error else "syntax error."
     raw = block.raw.lstrip()
     head = raw.split("\n", 1)[0][:60]
     return f"cannot parse block '{head}': {first} Check for a missing comma, brace or quote."
 
 
-def load_text(sources: Iterable[tuple[str, str]]) -> Bibliography:
-    """Load (display path, text) pairs. Pure: no file system access."""
-    from bibtexparser import model
+#: One .bib source: its displayed path and a function giving its text in pieces
+#: (called once per pass; it may raise :class:`_Unreadable`).
+Source = tuple[str, "Callable[[], Iterable[str]]"]
 
-    bib = Bibliography()
-    libs: list[tuple[str, model.Library]] = []
-    for display, text in sources:
-        bib.files.append(display)
-        lib = _parse_file(text)
-        libs.append((display, lib))
-        for s in lib.strings:
-            value, _ = _resolve(s.value, bib.strings)
-            bib.strings[s.key.lower()] = value
-    seen: dict[str, Entry] = {}
-    for display, lib in libs:
+
+class _Loader:
+    """Loads sources in two streaming passes: the @string macros of every file first
+    (macros are shared across files), then the entries, one chunk of blocks at a time."""
+
+    def __init__(self, sources: Iterable[Source], chunk_chars: int = CHUNK_CHARS) -> None:
+        self.sources = list(sources)
+        self.size = chunk_chars
+        self.bib = Bibliography()
+        self._string_places: dict[str, tuple[str, int]] = {}
+        self._seen: dict[str, tuple[str, int]] = {}  # folded key -> where it was first defined
+
+    def entries(self) -> Iterator[Entry]:
+        """Every entry, in file order, each key once; diagnostics and macros go to ``self.bib``."""
+        readable: list[tuple[str, Callable[[], Iterable[str]], dict[int, model.Library]]] = []
+        for display, pieces in self.sources:
+            self.bib.files.append(display)
+            parsed: dict[int, model.Library] = {}
+            try:
+                for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
+                    if _STRING_BLOCK.search(chunk):
+                        lib = _parse_chunk(chunk, sentinel)
+                        self._strings(lib, display, line0)
+                        if not parsed:  # usually the file's head: parsed once, not twice
+                            parsed[i] = lib
+            except _Unreadable as exc:
+                self.bib.diagnostics.append(exc.diagnostic)
+                continue
+            readable.append((display, pieces, parsed))
+        for display, pieces, parsed in readable:
+            try:
+                for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
+                    lib = parsed.pop(i, None) or _parse_chunk(chunk, sentinel)
+                    yield from self._blocks(lib, display, line0)
+            except _Unreadable as exc:  # changed on disk since the first pass
+                self.bib.diagnostics.append(exc.diagnostic)
+
+    def _strings(self, lib: model.Library, display: str, line0: int) -> None:
+        from bibtexparser import model
+
         for block in lib.blocks:
-            line = block.start_line + 1
+            if isinstance(block, model.DuplicateBlockKeyBlock):
+                block = block.ignore_error_block
+            if not isinstance(block, model.String):
+                continue
+            line = line0 + block.start_line + 1
+            folded = block.key.lower()
+            if folded in self._string_places:
+                path, first = self._string_places[folded]
+                self.bib.diagnostics.append(diag(
+                    display, line, 1, "bib-duplicate-key",
+                    f"@string '{block.key}' is already defined at {path}:{first}; the first definition is used. "
+                    "Remove or rename one of them."))
+                continue
+            self._string_places[folded] = (display, line)
+            value, _ = _resolve(block.value, self.bib.strings)
+            self.bib.strings[folded] = value
+
+    def _blocks(self, lib: model.Library, display: str, line0: int) -> Iterator[Entry]:
+        from bibtexparser import model
+
+        for block in lib.blocks:
+            line = line0 + block.start_line + 1
             if isinstance(block, model.DuplicateFieldKeyBlock):
                 dup = block.ignore_error_block
-                bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-field",
-                                            f"entry '{getattr(dup, 'key', '?')}' names a field twice: {block.error}"))
+                self.bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-field",
+                                                 f"entry '{getattr(dup, 'key', '?')}' names a field twice: {block.error}"))
                 if isinstance(dup, model.Entry):
-                    _add_entry(bib, seen, dup, display)
+                    yield from self._entry(dup, display, line0)
             elif isinstance(block, model.DuplicateBlockKeyBlock):
-                _add_entry(bib, seen, block.ignore_error_block, display)
+                if isinstance(block.ignore_error_block, model.Entry):
+                    yield from self._entry(block.ignore_error_block, display, line0)
             elif isinstance(block, model.ParsingFailedBlock):
-                bib.diagnostics.append(diag(display, line, 1, "bib-syntax", _block_message(block)))
+                self.bib.diagnostics.append(diag(display, line, 1, "bib-syntax", _block_message(block)))
             elif isinstance(block, model.Entry):
-                _add_entry(bib, seen, block, display)
-    return bib
+                yield from self._entry(block, display, line0)
+
+    def _entry(self, block: model.Entry, display: str, line0: int) -> Iterator[Entry]:
+        bib = self.bib
+        line = line0 + block.start_line + 1
+        fields: dict[str, str] = {}
+        field_lines: dict[str, int] = {}
+        for f in block.fields:
+            name = f.key.lower()
+            value, unknown = _resolve(f.value, bib.strings)
+            fline = line0 + f.start_line + 1 if getattr(f, "start_line", None) is not None else line
+            for macro in unknown:
+                bib.diagnostics.append(diag(display, fline, 1, "bib-unknown-string",
+                                            f"field '{name}' of '{block.key}' uses @string '{macro}', which no .bib file defines."
+                                            + did_you_mean(macro.lower(), bib.strings)))
+            swallowed = _SWALLOWED.search(value)
+            if swallowed:
+                bib.diagnostics.append(diag(display, fline, 1, "bib-syntax",
+                                            f"field '{name}' of '{block.key}' runs into field '{swallowed.group(1)}': "
+                                            f"is a comma missing before '{swallowed.group(1)}'?"))
+            fields[name] = value
+            field_lines[name] = fline
+        folded = block.key.lower()
+        if folded in self._seen:
+            path, first = self._seen[folded]
+            bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-key",
+                                        f"key '{block.key}' is already used at {path}:{first}; "
+                                        "rename one of them (keys are compared without case)."))
+            return
+        self._seen[folded] = (display, line)
+        yield Entry(block.key, block.entry_type.lower(), fields, display, line, block.raw, field_lines)
 
 
-def _add_entry(bib: Bibliography, seen: dict[str, Entry], block: model.Entry, display: str) -> None:
-    line = block.start_line + 1
-    fields: dict[str, str] = {}
-    field_lines: dict[str, int] = {}
-    for f in block.fields:
-        name = f.key.lower()
-        value, unknown = _resolve(f.value, bib.strings)
-        fline = (f.start_line + 1) if getattr(f, "start_line", None) is not None else line
-        for macro in unknown:
-            bib.diagnostics.append(diag(display, fline, 1, "bib-unknown-string",
-                                        f"field '{name}' of '{block.key}' uses @string '{macro}', which no .bib file defines."
-                                        + did_you_mean(macro.lower(), bib.strings)))
-        swallowed = _SWALLOWED.search(value)
-        if swallowed:
-            bib.diagnostics.append(diag(display, fline, 1, "bib-syntax",
-                                        f"field '{name}' of '{block.key}' runs into field '{swallowed.group(1)}': "
-                                        f"is a comma missing before '{swallowed.group(1)}'?"))
-        fields[name] = value
-        field_lines[name] = fline
-    entry = Entry(block.key, block.entry_type.lower(), fields, display, line, block.raw, field_lines)
-    folded = block.key.lower()
-    if folded in seen:
-        first = seen[folded]
-        bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-key",
-                                    f"key '{block.key}' is already used at {first.path}:{first.line}; "
-                                    "rename one of them (keys are compared without case)."))
-        return
-    seen[folded] = entry
-    bib.entries[block.key] = entry
+def load_text(sources: Iterable[tuple[str, str]], chunk_chars: int = CHUNK_CHARS) -> Bibliography:
+    """Load (display path, text) pairs. Pure: no file system access."""
+    loader = _Loader([(display, (lambda t=text: [t])) for display, text in sources], chunk_chars)
+    loader.bib.entries = {e.key: e for e in loader.entries()}
+    return loader.bib
+
+
+def loader(paths: Iterable[Path], root: Path | None = None, chunk_chars: int = CHUNK_CHARS) -> _Loader:
+    """A loader of .bib files whose :meth:`_Loader.entries` streams the entries, for a
+    caller that stores them as they come (the cache) rather than all in memory."""
+    return _Loader([(_display(p, root), (lambda p=p, d=_display(p, root): _decoded(p, d, chunk_chars)))
+                    for p in paths], chunk_chars)
 
 
 def load(paths: Iterable[Path], root: Path | None = None) -> Bibliography:
     """Load .bib files from disk; paths are shown relative to ``root``."""
-    sources: list[tuple[str, str]] = []
-    diags: list[Diagnostic] = []
-    for path in paths:
-        display = _display(path, root)
-        text = _read(path, display, diags)
-        if text is not None:
-            sources.append((display, text))
-    bib = load_text(sources)
-    bib.diagnostics[:0] = diags
-    return bib
+    ld = loader(paths, root)
+    ld.bib.entries = {e.key: e for e in ld.entries()}
+    return ld.bib
 
 
 def _display(path: Path, root: Path | None) -> str:
@@ -460,45 +591,50 @@ def find_bib_files(root: Path, spec: str | list[str]) -> list[Path]:
 
 def lint(bib: Bibliography) -> list[Diagnostic]:
     """Field-level checks on loaded entries: required fields, identifiers, years, designs."""
-    out: list[Diagnostic] = []
-    for e in bib.entries.values():
-        def at(name: str) -> tuple[str, int, int]:
-            return e.path, e.line_of(name), 1
+    return [d for e in bib.entries.values() for d in lint_entry(e)]
 
-        for name in REQUIRED_FIELDS.get(e.type, ()):
-            if name == "author" and e.type == "book" and "editor" in e.fields:
-                continue
-            if not e.fields.get(name, "").strip():
-                out.append(diag(e.path, e.line, 1, "bib-missing-field",
-                                f"@{e.type} '{e.key}' lacks required field '{name}'; "
-                                f"an @{e.type} needs {', '.join(REQUIRED_FIELDS[e.type])}."))
-        for name, value in e.fields.items():
-            problem = latex.check(value)
-            if problem:
-                out.append(diag(*at(name), "bib-syntax", f"field '{name}' of '{e.key}': {problem}."))
-        checks = (("doi", _DOI, "a DOI looks like 10.1234/abc (no https://doi.org/ prefix)"),
-                  ("pmid", _PMID, "a PMID is digits only"),
-                  ("pmcid", _PMCID, "a PMCID looks like PMC1234567"))
-        for name, rx, hint in checks:
-            v = e.fields.get(name, "").strip()
-            if v and not rx.match(v):
-                out.append(diag(*at(name), "bib-bad-identifier", f"'{e.key}' has {name} '{v}': {hint}."))
-        url = e.fields.get("url", "").strip()
-        if url and not re.match(r"^https?://", url):
-            out.append(diag(*at("url"), "bib-bad-identifier",
-                            f"'{e.key}' has url '{url}': only http(s) URLs are linked."))
-        if e.type == "article" and not (e.fields.get("doi") or e.fields.get("pmid") or e.fields.get("pmcid")):
-            out.append(diag(e.path, e.line, 1, "bib-no-identifier",
-                            f"article '{e.key}' has no doi, pmid or pmcid; add one so readers can find it."))
-        year = e.text("year")
-        if year and (not _YEAR.match(year) or not 1800 <= int(year) <= 2100):
-            out.append(diag(*at("year"), "bib-bad-year", f"'{e.key}' has year '{year}'; write a four-digit year."))
-        if e.design and e.design not in DESIGNS:
-            out.append(diag(*at("design"), "bib-unknown-design",
-                            f"'{e.key}' has design '{e.design}'; allowed: {', '.join(DESIGNS)}."
-                            + did_you_mean(e.design, DESIGNS)))
-        m = _ABBREV_PAGES.match(e.fields.get("pages", "").strip())
-        if m and len(m.group(2)) < len(m.group(1)):
-            out.append(diag(*at("pages"), "bib-abbreviated-pages",
-                            f"'{e.key}' has pages '{m.group(0)}'; write the range in full with '--'."))
+
+def lint_entry(e: Entry) -> list[Diagnostic]:
+    """:func:`lint` of one entry."""
+    out: list[Diagnostic] = []
+
+    def at(name: str) -> tuple[str, int, int]:
+        return e.path, e.line_of(name), 1
+
+    for name in REQUIRED_FIELDS.get(e.type, ()):
+        if name == "author" and e.type == "book" and "editor" in e.fields:
+            continue
+        if not e.fields.get(name, "").strip():
+            out.append(diag(e.path, e.line, 1, "bib-missing-field",
+                            f"@{e.type} '{e.key}' lacks required field '{name}'; "
+                            f"an @{e.type} needs {', '.join(REQUIRED_FIELDS[e.type])}."))
+    for name, value in e.fields.items():
+        problem = latex.check(value)
+        if problem:
+            out.append(diag(*at(name), "bib-syntax", f"field '{name}' of '{e.key}': {problem}."))
+    checks = (("doi", _DOI, "a DOI looks like 10.1234/abc (no https://doi.org/ prefix)"),
+              ("pmid", _PMID, "a PMID is digits only"),
+              ("pmcid", _PMCID, "a PMCID looks like PMC1234567"))
+    for name, rx, hint in checks:
+        v = e.fields.get(name, "").strip()
+        if v and not rx.match(v):
+            out.append(diag(*at(name), "bib-bad-identifier", f"'{e.key}' has {name} '{v}': {hint}."))
+    url = e.fields.get("url", "").strip()
+    if url and not re.match(r"^https?://", url):
+        out.append(diag(*at("url"), "bib-bad-identifier",
+                        f"'{e.key}' has url '{url}': only http(s) URLs are linked."))
+    if e.type == "article" and not (e.fields.get("doi") or e.fields.get("pmid") or e.fields.get("pmcid")):
+        out.append(diag(e.path, e.line, 1, "bib-no-identifier",
+                        f"article '{e.key}' has no doi, pmid or pmcid; add one so readers can find it."))
+    year = e.text("year")
+    if year and (not _YEAR.match(year) or not 1800 <= int(year) <= 2100):
+        out.append(diag(*at("year"), "bib-bad-year", f"'{e.key}' has year '{year}'; write a four-digit year."))
+    if e.design and e.design not in DESIGNS:
+        out.append(diag(*at("design"), "bib-unknown-design",
+                        f"'{e.key}' has design '{e.design}'; allowed: {', '.join(DESIGNS)}."
+                        + did_you_mean(e.design, DESIGNS)))
+    m = _ABBREV_PAGES.match(e.fields.get("pages", "").strip())
+    if m and len(m.group(2)) < len(m.group(1)):
+        out.append(diag(*at("pages"), "bib-abbreviated-pages",
+                        f"'{e.key}' has pages '{m.group(0)}'; write the range in full with '--'."))
     return out

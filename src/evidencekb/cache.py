@@ -16,13 +16,14 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from . import bibliography as bibmod
 
 __all__ = ["load_library", "FormatCache", "default_dir"]
 
-VERSION = "3"
+VERSION = "4"
 #: The last library loaded in this process, as [digest, library].
 _MEMORY: list[Any] = [None, None]
 
@@ -59,6 +60,21 @@ def _write(path: Path, value: Any) -> None:
         pass  # a read-only checkout still builds, just without the cache
 
 
+def _load(paths: list[Path], root: Path, blobs: Path | None) -> bibmod.Bibliography:
+    """Parse, lint and pack the library, a chunk of each file at a time: it is never held
+    whole, as text, parsed blocks or entries. Packed into ``blobs`` or else in memory."""
+    loader = bibmod.loader(paths, root)
+    bib = loader.bib
+
+    def linted() -> Iterator[bibmod.Entry]:
+        for entry in loader.entries():
+            bib.diagnostics.extend(bibmod.lint_entry(entry))
+            yield entry
+
+    bib.entries = bibmod.LazyEntries(linted(), blobs)
+    return bib
+
+
 def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmod.Bibliography:
     """Load and lint the library, from the cache when its content is unchanged."""
     h = hashlib.sha256(f"{VERSION}\0{_package_version()}\0".encode())
@@ -80,20 +96,17 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
         if isinstance(bib, bibmod.Bibliography):
             _MEMORY[:] = [digest, bib]
             return bib
-    bib = bibmod.load(paths, root)
-    bib.diagnostics.extend(bibmod.lint(bib))
     if target is None:
-        bib.entries = bibmod.LazyEntries(bib.entries)
-        return bib
+        return _load(paths, root, None)
     blobs = target.with_suffix(".blobs")
     for old in target.parent.glob("library-*") if target.parent.exists() else []:
         if old not in (target, blobs):
             old.unlink(missing_ok=True)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        bib.entries = bibmod.LazyEntries(bib.entries, blobs)  # read from the cache file from now on
+        bib = _load(paths, root, blobs)  # read from the cache file from now on
     except OSError:
-        bib.entries = bibmod.LazyEntries(bib.entries)  # a read-only checkout: kept in memory
+        bib = _load(paths, root, None)  # a read-only checkout (or a full disk): kept in memory
     _write(target, bib)
     _MEMORY[:] = [digest, bib]
     return bib

@@ -20,7 +20,7 @@ class Severity(str, Enum):
 #: page of codes is generated from this table, so it is the single source.
 CODES: dict[str, tuple[Severity, str]] = {
     "bib-syntax": (Severity.ERROR, "A .bib block could not be parsed; the entry is skipped until it is fixed."),
-    "bib-duplicate-key": (Severity.ERROR, "Two entries share a key, in one file or across files."),
+    "bib-duplicate-key": (Severity.ERROR, "Two entries share a key, or two @string macros a name, in one file or across files."),
     "bib-duplicate-field": (Severity.ERROR, "An entry names the same field twice."),
     "bib-missing-field": (Severity.ERROR, "An entry lacks a field its type requires."),
     "bib-unknown-string": (Severity.ERROR, "A field uses an @string macro that no .bib file defines."),
