@@ -149,3 +149,26 @@ def test_restore_reports_a_lost_marker() -> None:
     assert restored.count("citation-link") == 1  # the intact one is still restored
     _, complete = ctx.restore(marked.replace(ctx.list_slot, ""), result)
     assert not complete
+
+
+def test_numbers_follow_the_document_not_the_order_markdown_parses_in() -> None:
+    # Python-Markdown handles a list's or a quote's inline text after the paragraphs around
+    # it; numbering, back-links and the list still follow the page from top to bottom.
+    text = "- one [@zed2019]\n- two [@alpha2020]\n\n> quoted [@mid2021]\n\nLast [@alpha2020]."
+    html, ctx = render(text)
+    assert re.findall(r'href="#ref-(\w+)"[^>]*>(\d+)<', html) == [
+        ("zed2019", "1"), ("alpha2020", "2"), ("mid2021", "3"), ("alpha2020", "2")]
+    assert re.findall(r'id="(cite-\d+)"', html) == ["cite-1", "cite-2", "cite-3", "cite-4"]
+    assert ctx.last is not None and [c.keys for c in ctx.last.clusters] == [
+        ["zed2019"], ["alpha2020"], ["mid2021"], ["alpha2020"]]
+
+
+def test_citation_in_a_heading_is_shown_once_and_kept_out_of_its_anchor() -> None:
+    ctx = CitationContext(load_text([("t.bib", BIB)]))
+    md = markdown.Markdown(extensions=["evidencekb", "toc"], extension_configs={"evidencekb": {"context": ctx}})
+    html = md.convert("# Results [@zed2019]\n\nText [@alpha2020].\n\n## Method [@alpha2020]\n")
+    assert '<h1 id="results">Results <span class="citation" id="cite-1"' in html
+    assert '<h2 id="method">Method <span class="citation" id="cite-3"' in html
+    assert [t["name"] for t in md.toc_tokens] == ["Results"]  # the toc lists headings, not citations
+    assert [c["name"] for c in md.toc_tokens[0]["children"]] == ["Method"]
+    assert html.count('id="ref-alpha2020"') == 1 and html.count("citation-link") == 3

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import xml.etree.ElementTree as etree
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from markdown import Markdown
+from markdown import Markdown, util
 from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
+from markdown.postprocessors import Postprocessor
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
 
@@ -34,7 +34,6 @@ __all__ = ["CitationExtension", "CitationContext", "PageResult", "makeExtension"
 
 MARKER = "<!-- references -->"
 _MARKER_TOKEN = "EVIDENCEKBREFERENCESMARKER7f3a"
-_PLACEHOLDER_TAG = "evidencekb-cite"
 _TAG = re.compile(r"<[^>]*>")  # our own markup: attribute values are escaped, so no '>' inside
 _TAG_START = re.compile(r"</?[A-Za-z]")
 
@@ -164,7 +163,7 @@ class _MarkerPreprocessor(Preprocessor):
         self.ext = ext
 
     def run(self, lines: list[str]) -> list[str]:
-        self.ext.clusters = []
+        self.ext.pending = {}
         return ["\n" + _MARKER_TOKEN + "\n" if line.strip() == MARKER else line for line in lines]
 
 
@@ -174,74 +173,85 @@ class _CitationPattern(InlineProcessor):
         self.compiled_re = CITATION_RE
         self.ext = ext
 
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element | None, int | None, int | None]:  # type: ignore[override]
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str | None, int | None, int | None]:  # type: ignore[override]
         lt = data.rfind("<", 0, m.start())
         if lt > data.rfind(">", 0, m.start()) and _TAG_START.match(data, lt):
             return None, None, None  # inside an HTML tag's attributes
         cluster = match_to_cluster(m)
         if cluster is None:
             return None, None, None
-        el = etree.Element(_PLACEHOLDER_TAG)
-        el.set("i", str(len(self.ext.clusters)))
-        self.ext.clusters.append(Cluster(cluster.items, cluster.narrative, source=m.group(0)))
-        return el, m.start(0), m.end(0)
+        # A placeholder of the raw-HTML stash, left empty: _CitationPost puts the citation
+        # in its place once the page is serialised, where text order is document order.
+        placeholder = self.md.htmlStash.store("")
+        self.ext.pending[placeholder] = Cluster(cluster.items, cluster.narrative, source=m.group(0))
+        return placeholder, m.start(0), m.end(0)
 
 
-class _CitationTree(Treeprocessor):
+_STASHED = re.compile(re.escape(util.HTML_PLACEHOLDER).replace("%s", "[0-9]+"))
+
+
+class _Serialised(Treeprocessor):
+    """Runs after every other tree processor: what the postprocessors see next is the
+    serialised page, not a fragment some tree processor runs through them."""
+
     def __init__(self, ext: CitationExtension, md: Markdown) -> None:
         super().__init__(md)
         self.ext = ext
 
-    def run(self, root: etree.Element) -> None:
-        ctx = self.ext.context()
+    def run(self, root: Any) -> None:
+        self.ext.serialised = True
+
+
+class _CitationPost(Postprocessor):
+    """Numbers and renders the page's citations in document order, and places its
+    reference list: one pass over the serialised page, before raw HTML is put back."""
+
+    def __init__(self, ext: CitationExtension, md: Markdown) -> None:
+        super().__init__(md)
+        self.ext = ext
+
+    def run(self, text: str) -> str:
+        ext = self.ext
+        if not ext.serialised:
+            # A fragment (a heading's text, run through the postprocessors by the table of
+            # contents or a page title): its citations stay for the page itself.
+            return text
+        ext.serialised = False
+        pending, ext.pending = ext.pending, {}
+        ctx = ext.context()
         page = PageCitations()
         entries = ctx.bib.entries
-        # Document order, then replace each placeholder by its stashed HTML in the text
-        # around it (no wrapper element is left behind).
-        placeholders = {id(el): el for el in root.iter(_PLACEHOLDER_TAG)}
         defer = ctx.deferred and ctx.page is not None
         in_order: list[Cluster] = []
-        for el in placeholders.values():
-            cluster = self.ext.clusters[int(el.get("i", "0"))]
+
+        def cite(m: re.Match[str]) -> str:
+            cluster = pending.pop(m.group(0), None)
+            if cluster is None:
+                return m.group(0)  # another extension's stashed HTML (or a copy of a citation)
+            in_order.append(cluster)
             page.clusters += 1
             cid = f"cite-{page.clusters}"
             if defer:  # only the visible text now: no links, so no formatted entries
-                in_order.append(cluster)
-                text = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards, links=False)
-                markup = ctx.cite_marker(len(in_order) - 1, text)
-            else:
-                markup = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards)
-            el.text = self.md.htmlStash.store(markup)
-        if placeholders:
-            for parent in list(root.iter()):
-                for child in [c for c in parent if id(c) in placeholders]:
-                    _unwrap(parent, child)
+                shown = render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards, links=False)
+                return ctx.cite_marker(len(in_order) - 1, shown)
+            return render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards)
+
+        if pending:
+            text = _STASHED.sub(cite, text)
         if defer:
             listing = reference_section(ctx.references_title, ctx.list_slot) if page.numbers else ""
         else:
             items = reference_items(page, entries, ctx.style, ctx.formatter, ctx.reference_url, ctx.cards)
             listing = reference_section(ctx.references_title, items) if items else ""
-        placed = False
-        for p in root.iter("p"):
-            if (p.text or "").strip() == _MARKER_TOKEN:
-                p.text = self.md.htmlStash.store(listing) if listing else ""
-                placed = True
-        if listing and not placed:
-            p = etree.SubElement(root, "p")
-            p.text = self.md.htmlStash.store(listing)
-        ctx.record(PageResult(page, list(self.ext.clusters), deferred=in_order, listed=bool(defer and listing)))
-
-
-def _unwrap(parent: etree.Element, child: etree.Element) -> None:
-    """Replace ``child`` by its text (and tail) inside ``parent``."""
-    text = (child.text or "") + (child.tail or "")
-    index = list(parent).index(child)
-    if index == 0:
-        parent.text = (parent.text or "") + text
-    else:
-        prev = parent[index - 1]
-        prev.tail = (prev.tail or "") + text
-    parent.remove(child)
+        slot = f"<p>{_MARKER_TOKEN}</p>"
+        if slot in text:
+            text = text.replace(slot, listing)
+        elif listing:
+            text = f"{text}\n{listing}" if text else listing
+        # A citation whose placeholder another extension dropped still has its keys checked.
+        ctx.record(PageResult(page, in_order + list(pending.values()), deferred=in_order if defer else [],
+                              listed=bool(defer and listing)))
+        return text
 
 
 class CitationExtension(Extension):
@@ -256,7 +266,8 @@ class CitationExtension(Extension):
             "context": ["", "A shared CitationContext (set by the MkDocs plugin)."],
         }
         super().__init__(**kwargs)
-        self.clusters: list[Cluster] = []
+        self.pending: dict[str, Cluster] = {}  # stash placeholder -> its citation, until placed
+        self.serialised = False
 
     def context(self) -> CitationContext:
         ctx = self.getConfig("context")
@@ -273,10 +284,13 @@ class CitationExtension(Extension):
         md.preprocessors.register(_MarkerPreprocessor(self, md), "evidencekb-marker", 35)
         # After code spans (190) and backslash escapes (180); before links and emphasis.
         md.inlinePatterns.register(_CitationPattern(self, md), "evidencekb-citation", 175)
-        md.treeprocessors.register(_CitationTree(self, md), "evidencekb-citations", 15)
+        # Before raw HTML is put back (30): the page's text still holds the placeholders.
+        md.treeprocessors.register(_Serialised(self, md), "evidencekb-serialised", -1000)
+        md.postprocessors.register(_CitationPost(self, md), "evidencekb-citations", 35)
 
     def reset(self) -> None:
-        self.clusters = []
+        self.pending = {}
+        self.serialised = False
 
 
 def makeExtension(**kwargs: Any) -> CitationExtension:  # noqa: N802 (Python-Markdown's name)
