@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the citation engine against a plain Material build of the same site.
 
-    python scripts/bench.py                      # the four sizes, 9, 5 or 3 runs each
+    python scripts/bench.py                      # the four sizes, 9 or 5 runs each
     python scripts/bench.py --sizes 50x500 --runs 1
     python scripts/bench.py --profile 200x2000   # cProfile of one build with our plugin
 
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="50x500,200x2000,500x5000,500x20000", help="comma-separated NxM")
     ap.add_argument("--runs", type=int, default=None,
-                    help="runs per size (default: 9 up to 50 pages, 5 up to 200, else 3: small builds are "
+                    help="runs per size (default: 9 up to 50 pages, else 5: small builds are "
                          "short, and their timing noisier)")
     ap.add_argument("--profile", metavar="NxM", help="print a cProfile of one build instead")
     args = ap.parse_args(argv)
@@ -229,13 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"Benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           + (f"median of {args.runs} interleaved runs\n" if args.runs else
-             "median of 9, 5 or 3 interleaved runs (up to 50, up to 200, more pages)\n"))
+             "median of 9 (up to 50 pages) or 5 interleaved runs\n"))
     print("| pages | entries | plain build | with evidencekb | ratio | first build (empty cache) "
           "| peak MiB plain / ours / first | memory ratio | parse_file | check cold | check warm | check / parse |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes.split(","):
         n, m = map(int, size.split("x"))
-        runs = args.runs or (9 if n <= 50 else 5 if n <= 200 else 3)
+        runs = args.runs or (9 if n <= 50 else 5)
         r = bench_size(n, m, runs)
         print(f"| {n} | {m} | {r['plain_s']:.2f} s | {r['ours_s']:.2f} s | {r['ratio']:.2f} | {r['cold_s']:.2f} s | "
               f"{r['plain_mib']:.0f} / {r['ours_mib']:.0f} / {r['cold_mib']:.0f} | "
