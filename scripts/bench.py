@@ -3,7 +3,7 @@
 
     python scripts/bench.py                      # the four sizes, 9 or 5 runs each
     python scripts/bench.py --sizes 50x500 --runs 1
-    python scripts/bench.py --profile 200x2000   # cProfile of one build with our plugin
+    python scripts/bench.py --profile 200x2000   # cProfile of one warm build with our plugin (--cold: the first)
 
 For each size (N pages, M library entries) it generates a deterministic
 synthetic site: realistic prose with 5-15 citations per page covering every
@@ -155,13 +155,17 @@ def bench_size(n: int, m: int, runs: int) -> dict[str, float]:
     }
 
 
-def profile(n: int, m: int) -> None:
+def profile(n: int, m: int, cold: bool = False) -> None:
+    """cProfile of one build with our plugin: a warm one (as everyday builds are), or the
+    first one, from an empty cache, with ``cold``."""
     import cProfile
     import pstats
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_site(root, n, m)
+        if not cold:
+            build(root, "ours.yml")
         out = root / "build.prof"
         run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "mkdocs", "build", "-q", "-f", "ours.yml"], root)
         stats = pstats.Stats(str(out))
@@ -220,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=None,
                     help="runs per size (default: 9 up to 50 pages, else 5: small builds are "
                          "short, and their timing noisier)")
-    ap.add_argument("--profile", metavar="NxM", help="print a cProfile of one build instead")
+    ap.add_argument("--profile", metavar="NxM", help="print a cProfile of one (warm) build instead")
+    ap.add_argument("--cold", action="store_true", help="with --profile: profile the first build, from an empty cache")
     args = ap.parse_args(argv)
     compile_package()
     if args.profile:
         n, m = map(int, args.profile.split("x"))
-        profile(n, m)
+        profile(n, m, args.cold)
         return 0
     print(f"Benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
           + (f"median of {args.runs} interleaved runs\n" if args.runs else
