@@ -163,7 +163,7 @@ class _MarkerPreprocessor(Preprocessor):
         self.ext = ext
 
     def run(self, lines: list[str]) -> list[str]:
-        self.ext.pending = {}
+        self.ext.reset()
         return ["\n" + _MARKER_TOKEN + "\n" if line.strip() == MARKER else line for line in lines]
 
 
