@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evidencekb import latex
-from evidencekb.bibliography import lint, load, load_text, loader
+from evidencekb.bibliography import _decoded, lint, load, load_text, loader
 from evidencekb.csl import to_csl
 
 GOOD = "@article{good2020, author={Good, Gail}, title={Fine}, journal={J}, year={2020}, doi={10.5555/good}}\n"
@@ -207,6 +207,7 @@ def test_files_read_in_pieces_load_as_their_text(tmp_path_factory: pytest.TempPa
     text = "".join(blocks)
     path = tmp_path_factory.mktemp("bib") / "x.bib"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
+    assert "".join(_decoded(path, "x.bib", size)) == text.replace("\r\n", "\n")  # no BOM, CR or byte lost
     ld = loader([path], path.parent, chunk_chars=size)
     ld.bib.entries = {e.key: e for e in ld.entries()}
     assert _loaded(ld.bib) == _loaded(load_text([("x.bib", text.replace("\r\n", "\n"))]))
@@ -230,3 +231,11 @@ def test_duplicate_string_is_reported_and_the_first_is_used() -> None:
     assert sorted((d.path, d.line, d.code) for d in bib.diagnostics) == [
         ("a.bib", 2, "bib-duplicate-key"), ("b.bib", 1, "bib-duplicate-key")]
     assert "a.bib:1" in bib.diagnostics[0].message
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+def test_tiny_reads_lose_no_byte_order_mark_cr_or_character(tmp_path: Path, size: int) -> None:
+    text = "@misc{m,\r\n title={Müller — “quoted”}}\r\n"
+    path = tmp_path / "x.bib"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert "".join(_decoded(path, "x.bib", size)) == text.replace("\r\n", "\n")

@@ -362,9 +362,6 @@ def _decoded(path: Path, display: str, size: int = CHUNK_CHARS) -> Iterator[str]
         with path.open("rb") as f:
             while True:
                 data = f.read(size)
-                if first and data.startswith(b"\xef\xbb\xbf"):
-                    data = data[3:]
-                first = False
                 pending = len(decoder.getstate()[0])
                 try:
                     text = decoder.decode(data, final=not data)
@@ -376,6 +373,8 @@ def _decoded(path: Path, display: str, size: int = CHUNK_CHARS) -> Iterator[str]
                     line = lines + text[: text.index("\x00")].count("\n") + 1
                     raise _Unreadable(diag(display, line, 1, "bib-read", "contains NUL bytes; is this a binary file?"))
                 lines += text.count("\n")
+                if first and text:  # a byte order mark, however the first reads split it
+                    text, first = text.removeprefix("\ufeff"), False
                 if cr:  # a CR that ended the last piece
                     text = "\r" + text
                 cr = text.endswith("\r") and bool(data)
