@@ -474,6 +474,11 @@ class _Loader:
             except _Unreadable as exc:  # changed on disk since the first pass
                 self.bib.diagnostics.append(exc.diagnostic)
 
+    def load(self) -> Bibliography:
+        """The whole library, its entries held in a dict."""
+        self.bib.entries = {e.key: e for e in self.entries()}
+        return self.bib
+
     def _strings(self, lib: model.Library, display: str, line0: int) -> None:
         from bibtexparser import model
 
@@ -547,23 +552,19 @@ class _Loader:
 
 def load_text(sources: Iterable[tuple[str, str]], chunk_chars: int = CHUNK_CHARS) -> Bibliography:
     """Load (display path, text) pairs. Pure: no file system access."""
-    loader = _Loader([(display, (lambda t=text: [t])) for display, text in sources], chunk_chars)
-    loader.bib.entries = {e.key: e for e in loader.entries()}
-    return loader.bib
+    return _Loader([(display, (lambda t=text: [t])) for display, text in sources], chunk_chars).load()
 
 
 def loader(paths: Iterable[Path], root: Path | None = None, chunk_chars: int = CHUNK_CHARS) -> _Loader:
     """A loader of .bib files whose :meth:`_Loader.entries` streams the entries, for a
     caller that stores them as they come (the cache) rather than all in memory."""
-    return _Loader([(_display(p, root), (lambda p=p, d=_display(p, root): _decoded(p, d, chunk_chars)))
-                    for p in paths], chunk_chars)
+    shown = [(p, _display(p, root)) for p in paths]
+    return _Loader([(d, (lambda p=p, d=d: _decoded(p, d, chunk_chars))) for p, d in shown], chunk_chars)
 
 
 def load(paths: Iterable[Path], root: Path | None = None) -> Bibliography:
     """Load .bib files from disk; paths are shown relative to ``root``."""
-    ld = loader(paths, root)
-    ld.bib.entries = {e.key: e for e in ld.entries()}
-    return ld.bib
+    return loader(paths, root).load()
 
 
 def _display(path: Path, root: Path | None) -> str:

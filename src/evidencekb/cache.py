@@ -15,8 +15,8 @@ import hashlib
 import os
 import pickle
 import tempfile
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from . import bibliography as bibmod

@@ -94,26 +94,24 @@ class Cards:
         self.entries = entries
         self.formatter = formatter
         self._lazy = isinstance(entries, LazyEntries)
-        self._seen: dict[str, tuple[str, Card]] = {}  # this build's cards, by key: (digest, card)
-        self._links: dict[str, str] = {}  # key -> opening tag of a citation's link
+        # This build's cards by key: (digest, card, opening tag of a citation's link).
+        self._seen: dict[str, tuple[str, Card, str]] = {}
 
-    def __getitem__(self, key: str) -> Card:
+    def _get(self, key: str) -> tuple[str, Card, str]:
         digest = self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
         seen = self._seen.get(key)
-        if seen is not None and seen[0] == digest:
-            return seen[1]
-        card: Card = self.formatter.memo("card", key, digest, lambda: self._make(key))
-        self._seen[key] = (digest, card)
-        self._links.pop(key, None)
-        return card
+        if seen is None or seen[0] != digest:
+            card: Card = self.formatter.memo("card", key, digest, lambda: self._make(key))
+            seen = self._seen[key] = (digest, card,
+                                      f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">')
+        return seen
+
+    def __getitem__(self, key: str) -> Card:
+        return self._get(key)[1]
 
     def link(self, key: str, text: str) -> str:
         """A citation's text linked to its entry, the formatted entry as hover text."""
-        card = self[key]
-        opening = self._links.get(key)
-        if opening is None:
-            opening = self._links[key] = f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">'
-        return f"{opening}{text}</a>"
+        return f"{self._get(key)[2]}{text}</a>"
 
     def _make(self, key: str) -> Card:
         entry = self.entries[key]
