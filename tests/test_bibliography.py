@@ -136,11 +136,12 @@ def test_names(author: str, expected: dict[str, str]) -> None:
                                    r"\$5", r"{\"o} and $\alpha$", "}{", r"a \\{b}"])
 def test_fast_latex_check_agrees_with_the_parser(value: str) -> None:
     try:
-        latex.parse(value)
+        latex.parse_strict(value)
         parsed_ok = True
     except latex.LatexError:
         parsed_ok = False
     assert (latex.check(value) is None) == parsed_ok
+    assert isinstance(latex.decode(value), str)  # the lenient reading never raises
 
 
 @settings(max_examples=300, deadline=None)
@@ -153,7 +154,8 @@ def test_parse_shortcut_agrees_with_the_parser(value: str) -> None:
         expected = latex._Parser(normal).run()
     except latex.LatexError:
         with pytest.raises(latex.LatexError):
-            latex.parse(value)
+            latex.parse_strict(value)
+        assert isinstance(latex.decode(value), str)  # read leniently, never raised
         return
     assert latex.parse(value) == expected
     if "{" not in value and "}" not in value and "$" not in value:

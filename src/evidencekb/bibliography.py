@@ -12,8 +12,8 @@ import contextlib
 import hashlib
 import io
 import logging
+import json
 import os
-import pickle
 import re
 import tempfile
 import zlib
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from bibtexparser import model
 
-__all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "REQUIRED_FIELDS"]
+__all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "REQUIRED_FIELDS", "KEY", "ref_slug"]
 
 #: Study designs, strongest first (the rank used by the verdict ceiling).
 DESIGNS: tuple[str, ...] = (
@@ -56,6 +56,9 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 _MONTHS = {m: str(i) for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 
+#: A citation key as pandoc reads one (its characters, without the slash, which would make
+#: a page path of a key).
+KEY = re.compile(r"^\w[\w:.#$%&+?<>~-]*$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _PMID = re.compile(r"^\d{1,9}$")
 _PMCID = re.compile(r"^PMC\d+$")
@@ -114,9 +117,23 @@ class Entry:
 
     @cached_property
     def digest(self) -> str:
-        """A hash of the entry's source: what formatted output is cached under."""
-        source = self.raw or repr(sorted(self.fields.items()))
-        return hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
+        """A hash of what formatting reads (type, key and the fields with their @string macros
+        resolved): what formatted output is cached under, so an edited macro misses the cache."""
+        source = json.dumps([self.type, self.key, sorted(self.fields.items())], ensure_ascii=False)
+        return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+    def to_data(self) -> dict[str, object]:
+        """Plain data (JSON) for the cache: never pickled, so a cache file cannot run code."""
+        return {"key": self.key, "type": self.type, "fields": self.fields, "path": self.path, "line": self.line,
+                "raw": self.raw, "field_lines": self.field_lines}
+
+    @classmethod
+    def from_data(cls, data: dict[str, object]) -> Entry:
+        e = cls(str(data["key"]), str(data["type"]), dict(data["fields"]), str(data["path"]),  # type: ignore[call-overload]
+                int(data["line"]), str(data["raw"]), dict(data["field_lines"]))  # type: ignore[call-overload]
+        if not all(isinstance(v, str) for v in e.fields.values()):
+            raise ValueError("a cached entry with a field that is not text")
+        return e
 
 
 @dataclass
@@ -153,6 +170,10 @@ def _read_at(fd: int, size: int, offset: int) -> bytes:
     return os.read(fd, size)
 
 
+class CacheDamaged(OSError):
+    """A cache file that does not match what was written; the caller loads afresh."""
+
+
 class LazyEntries(Mapping[str, Entry]):
     """Entries kept compressed until used: a build touches only the entries it cites.
 
@@ -160,17 +181,22 @@ class LazyEntries(Mapping[str, Entry]):
     entry is unpacked on access, and only the most recently used ones stay unpacked,
     so memory does not grow with the number of entries a build cites. Entries packed
     into a file are read from it on demand and not held in memory at all.
+
+    Entries are stored as JSON, never pickled: a cache restored from elsewhere can
+    hold wrong data, never code. Each stored entry carries a checksum, checked when
+    it is read.
     """
 
     OPEN = 256
 
     def __init__(self, entries: Mapping[str, Entry] | Iterable[Entry], path: Path | None = None) -> None:
         """Pack ``entries`` (a mapping by key, or entries with distinct keys, which may be
-        streamed): into the file ``path`` (written atomically, uncompressed, so that
-        packing costs little more than pickling), or else compressed in memory."""
+        streamed): into the file ``path`` (written atomically, uncompressed), or else
+        compressed in memory."""
         self._pos: dict[str, int] = {}
         self._offsets = array("Q", [0])
         self._digests = bytearray()
+        self._sums = bytearray()
         self._lines = array("L")
         self._path_ids = array("H")
         path_ids: dict[str, int] = {}
@@ -184,7 +210,7 @@ class LazyEntries(Mapping[str, Entry]):
         try:
             items = entries.items() if isinstance(entries, Mapping) else ((e.key, e) for e in entries)
             for i, (k, e) in enumerate(items):
-                blob = pickle.dumps(e, pickle.HIGHEST_PROTOCOL)
+                blob = json.dumps(e.to_data(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
                 if out is not None:
                     out.write(blob)
                 else:
@@ -193,7 +219,8 @@ class LazyEntries(Mapping[str, Entry]):
                 self._pos[k] = i
                 self._offsets.append(self._offsets[-1] + len(blob))
                 self._digests += bytes.fromhex(e.digest)
-                self._lines.append(e.line)
+                self._sums += _checksum(blob)
+                self._lines.append(min(e.line, 0xFFFFFFFF))
                 self._path_ids.append(path_ids.setdefault(e.path, len(path_ids)))
             if out is not None:
                 out.close()
@@ -223,19 +250,25 @@ class LazyEntries(Mapping[str, Entry]):
     def _blob(self, i: int) -> bytes:
         lo, hi = self._offsets[i], self._offsets[i + 1]
         if self._data is not None:
-            return self._data[lo:hi]
-        if self._fd is None:
-            self._fd = _open_read(self._file)  # type: ignore[arg-type]
-        blob = _read_at(self._fd, hi - lo, lo)
-        if len(blob) != hi - lo:
-            raise OSError(f"{self._file}: the cached library was truncated; delete the .cache folder and rebuild.")
+            blob = self._data[lo:hi]
+        else:
+            if self._fd is None:
+                self._fd = _open_read(self._file)  # type: ignore[arg-type]
+            blob = _read_at(self._fd, hi - lo, lo)
+        if len(blob) != hi - lo or _checksum(blob) != bytes(self._sums[8 * i: 8 * i + 8]):
+            raise CacheDamaged(f"{self._file or 'the library in memory'}: a cached entry does not match its "
+                               "checksum; delete the .cache folder and build again.")
         return blob
 
     def __getitem__(self, key: str) -> Entry:
         entry = self._open.get(key)
         if entry is None:
             blob = self._blob(self._pos[key])
-            entry = pickle.loads(zlib.decompress(blob) if self._compressed else blob)
+            try:
+                entry = Entry.from_data(json.loads(zlib.decompress(blob) if self._compressed else blob))
+            except (ValueError, KeyError, TypeError, zlib.error) as exc:
+                raise CacheDamaged(f"{self._file}: a cached entry cannot be read ({exc}); delete the .cache "
+                                   "folder and build again.") from None
             self._open[key] = entry
             if len(self._open) > self.OPEN:
                 self._open.popitem(last=False)
@@ -243,26 +276,49 @@ class LazyEntries(Mapping[str, Entry]):
             self._open.move_to_end(key)
         return entry
 
-    def __getstate__(self) -> dict[str, object]:
-        state = dict(self.__dict__)
-        state.update(_fd=None, _open=OrderedDict())
-        return state
+    def state(self) -> dict[str, object]:
+        """The index as plain data (JSON), for a library packed into a file."""
+        if self._file is None:
+            raise ValueError("only a library packed into a file has an index to save")
+        return {"keys": list(self._pos), "offsets": list(self._offsets), "digests": self._digests.hex(),
+                "sums": self._sums.hex(), "lines": list(self._lines), "path_ids": list(self._path_ids),
+                "paths": self._paths, "file": os.path.basename(self._file)}
 
-    _STATE = frozenset({"_pos", "_offsets", "_digests", "_lines", "_path_ids", "_paths", "_data", "_file", "_fd",
-                        "_compressed", "_open"})
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        if set(state) != self._STATE:
-            raise ValueError("a cached library from another version")  # read as a cache miss
-        self.__dict__.update(state)
-        if self._file is not None:
-            # Opened now, so that a newer build replacing the cache cannot pull it away,
-            # and checked, so that a damaged cache is a miss rather than a failed build.
+    @classmethod
+    def from_state(cls, state: Mapping[str, object], folder: Path) -> LazyEntries:
+        """The entries of a saved index, read from the file beside it. Raises
+        :class:`CacheDamaged` when the index and the file disagree."""
+        self = cls.__new__(cls)
+        try:
+            keys = list(state["keys"])  # type: ignore[call-overload]
+            self._pos = {str(k): i for i, k in enumerate(keys)}
+            self._offsets = array("Q", state["offsets"])  # type: ignore[arg-type]
+            self._digests = bytearray.fromhex(str(state["digests"]))
+            self._sums = bytearray.fromhex(str(state["sums"]))
+            self._lines = array("L", state["lines"])  # type: ignore[arg-type]
+            self._path_ids = array("H", state["path_ids"])  # type: ignore[arg-type]
+            self._paths = [str(p) for p in state["paths"]]  # type: ignore[attr-defined]
+            name = str(state["file"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise CacheDamaged(f"a cached library index cannot be read ({exc})") from None
+        n = len(keys)
+        if (len(self._offsets) != n + 1 or len(self._digests) != 16 * n or len(self._sums) != 8 * n
+                or len(self._lines) != n or len(self._path_ids) != n or os.sep in name or "/" in name
+                or any(i >= len(self._paths) for i in self._path_ids)):
+            raise CacheDamaged("a cached library index is inconsistent")
+        self._data, self._compressed, self._open = None, False, OrderedDict()
+        self._file = str(folder / name)
+        # Opened now, so that a newer build replacing the cache cannot pull it away,
+        # and checked, so that a damaged cache is a miss rather than a failed build.
+        try:
             self._fd = _open_read(self._file)
-            if os.fstat(self._fd).st_size != self._offsets[-1]:
-                os.close(self._fd)
-                self._fd = None
-                raise OSError(f"{self._file}: the cached entries do not match their index")
+        except OSError as exc:
+            raise CacheDamaged(f"{self._file}: {exc.strerror}") from None
+        if os.fstat(self._fd).st_size != self._offsets[-1]:
+            os.close(self._fd)
+            self._fd = None
+            raise CacheDamaged(f"{self._file}: the cached entries do not match their index")
+        return self
 
     def __del__(self) -> None:
         if getattr(self, "_fd", None) is not None:
@@ -277,6 +333,10 @@ class LazyEntries(Mapping[str, Entry]):
 
     def __len__(self) -> int:
         return len(self._pos)
+
+
+def _checksum(blob: bytes) -> bytes:
+    return hashlib.blake2b(blob, digest_size=8).digest()
 
 
 def _split_concat(value: str) -> list[str]:
@@ -497,7 +557,12 @@ class _Loader:
                     "Remove or rename one of them."))
                 continue
             self._string_places[folded] = (display, line)
-            value, _ = _resolve(block.value, self.bib.strings)
+            value, unknown = _resolve(block.value, self.bib.strings)
+            for macro in unknown:
+                self.bib.diagnostics.append(diag(
+                    display, line, 1, "bib-unknown-string",
+                    f"@string '{block.key}' uses '{macro}', which is not an @string defined before it; it is kept "
+                    "as written. Define it first, or brace the text." + did_you_mean(macro.lower(), self.bib.strings)))
             self.bib.strings[folded] = value
 
     def _blocks(self, lib: model.Library, display: str, line0: int) -> Iterator[Entry]:
@@ -539,6 +604,11 @@ class _Loader:
                                             f"is a comma missing before '{swallowed.group(1)}'?"))
             fields[name] = value
             field_lines[name] = fline
+        if not KEY.match(block.key):
+            bib.diagnostics.append(diag(display, line, 1, "bib-bad-key",
+                                        f"key {block.key[:60]!r} has characters a citation key cannot hold; use "
+                                        "letters, digits and _ (and inside a key : . # $ % & + ? < > ~ -), no "
+                                        "slash, backtick, quote or white space."))
         folded = block.key.lower()
         if folded in self._seen:
             path, first = self._seen[folded]
@@ -587,6 +657,11 @@ def find_bib_files(root: Path, spec: str | list[str]) -> list[Path]:
         elif p.exists():
             out.append(p)
     return out
+
+
+def ref_slug(key: str) -> str:
+    """The page name of a reference: its key, with any character unsafe in a path spelt out."""
+    return re.sub(r"[^A-Za-z0-9_.-]|^\.", lambda m: f"_{ord(m.group(0)):x}", key)
 
 
 def lint(bib: Bibliography) -> list[Diagnostic]:

@@ -1,40 +1,50 @@
 """An on-disk cache keyed by content, shared by builds and ``evidencekb check``.
 
 Parsed libraries (with their lint) are stored under a hash of every .bib
-file's path and bytes and of this package's version, so an edit, a rename or
-an upgrade misses the cache; modification times are never trusted. The
-entries themselves sit compressed in a ``.blobs`` file beside it and are read
-one by one as pages cite them. Formatted entries (and what pages show of
-them) are stored per style under a hash of each entry's source text.
-Writes are atomic; a damaged or foreign cache file is ignored, never fatal.
+file's path and bytes and of this package's code, so an edit, a rename or an
+upgrade misses the cache; modification times are never trusted. The entries
+sit in a ``.blobs`` file beside the index and are read one by one as pages cite
+them. Formatted entries (and what pages show of them) are stored per style,
+under the hash of the style file's content and of each entry's resolved
+fields (an edited ``@string`` macro or ``.csl`` file misses the cache).
+
+Everything is JSON with a checksum, never pickle: a cache restored from an
+untrusted place (a shared CI cache) can at worst hold wrong data, and wrong
+data fails its checksum. Writes are atomic; a damaged, foreign or read-only
+cache is ignored, never fatal.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
 import tempfile
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from . import bibliography as bibmod
+from .diagnostics import Diagnostic, Severity
 
-__all__ = ["load_library", "FormatCache", "default_dir"]
+__all__ = ["load_library", "FormatCache", "default_dir", "code_hash"]
 
-VERSION = "4"
+VERSION = "5"
 #: The last library loaded in this process, as [digest, library].
 _MEMORY: list[Any] = [None, None]
+_MAGIC = b"evidencekb-cache-" + VERSION.encode() + b" "
 
 
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("evidencekb")
-    except Exception:  # pragma: no cover - running from a source tree
-        return "dev"
+@lru_cache(maxsize=1)
+def code_hash() -> str:
+    """A hash of this package's own files: a changed formatter or page never reads old output."""
+    h = hashlib.sha256(VERSION.encode())
+    here = Path(__file__).resolve().parent
+    for p in sorted(here.rglob("*")):
+        if p.is_file() and p.suffix in {".py", ".css", ".js", ".csl", ".yaml"}:
+            h.update(p.relative_to(here).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def default_dir(root: Path) -> Path:
@@ -42,20 +52,32 @@ def default_dir(root: Path) -> Path:
 
 
 def _read(path: Path) -> Any:
+    """A cache file's data, or None when it is missing, damaged or foreign."""
     try:
-        with path.open("rb") as f:
-            return pickle.load(f)
-    except Exception:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head, _, body = data.partition(b"\n")
+    if not head.startswith(_MAGIC) or head[len(_MAGIC):] != hashlib.sha256(body).hexdigest().encode():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
         return None
 
 
 def _write(path: Path, value: Any) -> None:
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     except OSError:
         pass  # a read-only checkout still builds, just without the cache
 
@@ -75,9 +97,25 @@ def _load(paths: list[Path], root: Path, blobs: Path | None) -> bibmod.Bibliogra
     return bib
 
 
-def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmod.Bibliography:
-    """Load and lint the library, from the cache when its content is unchanged."""
-    h = hashlib.sha256(f"{VERSION}\0{_package_version()}\0".encode())
+def _library_data(bib: bibmod.Bibliography) -> dict[str, Any]:
+    return {"diagnostics": [[d.path, d.line, d.col, d.code, d.message, d.severity.value] for d in bib.diagnostics],
+            "strings": bib.strings, "files": bib.files, "entries": bib.entries.state()}  # type: ignore[union-attr]
+
+
+def _library_from(data: Any, folder: Path) -> bibmod.Bibliography | None:
+    try:
+        diags = [Diagnostic(str(p), int(ln), int(col), str(code), str(msg), Severity(sev))
+                 for p, ln, col, code, msg, sev in data["diagnostics"]]
+        strings = {str(k): str(v) for k, v in data["strings"].items()}
+        files = [str(f) for f in data["files"]]
+        entries = bibmod.LazyEntries.from_state(data["entries"], folder)
+    except (KeyError, TypeError, ValueError, OSError):
+        return None
+    return bibmod.Bibliography(entries, diags, strings, files)
+
+
+def library_digest(paths: list[Path], root: Path) -> str:
+    h = hashlib.sha256(f"{VERSION}\0{code_hash()}\0".encode())
     for p in paths:
         h.update(bibmod._display(p, root).encode() + b"\0")
         try:
@@ -87,39 +125,84 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
         except OSError:
             h.update(b"\1missing")
         h.update(b"\0")
-    digest = h.hexdigest()
+    return h.hexdigest()
+
+
+def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmod.Bibliography:
+    """Load and lint the library, from the cache when its content is unchanged."""
+    digest = library_digest(paths, root)
     if cache_dir is not None and _MEMORY[0] == digest and _MEMORY[1] is not None:
         return _MEMORY[1]  # the rebuilds of one `mkdocs serve`: nothing changed since the last build
-    target = cache_dir / f"library-{digest[:32]}.pickle" if cache_dir else None
-    if target is not None and target.exists():
-        bib = _read(target)
-        if isinstance(bib, bibmod.Bibliography):
-            _MEMORY[:] = [digest, bib]
-            return bib
+    target = cache_dir / f"library-{digest[:32]}.json" if cache_dir else None
     if target is None:
         return _load(paths, root, None)
+    data = _read(target) if target.exists() else None
+    if data is not None:
+        bib = _library_from(data, target.parent)
+        if bib is not None:
+            _MEMORY[:] = [digest, bib]
+            return bib
     blobs = target.with_suffix(".blobs")
-    for old in target.parent.glob("library-*") if target.parent.exists() else []:
-        if old not in (target, blobs):
-            old.unlink(missing_ok=True)
     try:
+        for old in target.parent.glob("library-*") if target.parent.exists() else []:
+            if old not in (target, blobs):
+                old.unlink(missing_ok=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         bib = _load(paths, root, blobs)  # read from the cache file from now on
+        _write(target, _library_data(bib))
     except OSError:
-        bib = _load(paths, root, None)  # a read-only checkout (or a full disk): kept in memory
-    _write(target, bib)
+        bib = _load(paths, root, None)  # a read-only cache (or a full disk): kept in memory
     _MEMORY[:] = [digest, bib]
     return bib
+
+
+def _encode(value: Any) -> Any:
+    from .csl import Formatted
+    from .render import Card
+
+    if isinstance(value, Formatted):
+        return {"F": [value.text, value.html]}
+    if isinstance(value, Card):
+        return {"C": [value.anchor, value.formatted.text, value.formatted.html, value.ids, value.year,
+                      list(value.names), value.fallback]}
+    if isinstance(value, tuple) and all(isinstance(x, str) for x in value):
+        return {"N": list(value)}
+    raise TypeError(f"cannot cache {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    from .csl import Formatted
+    from .render import Card
+
+    if "F" in value:
+        text, html = value["F"]
+        return Formatted(str(text), str(html))
+    if "C" in value:
+        anchor, text, html, ids, year, names, fallback = value["C"]
+        return Card(str(anchor), Formatted(str(text), str(html)), str(ids), str(year),
+                    tuple(str(n) for n in names), str(fallback))
+    return tuple(str(n) for n in value["N"])
 
 
 class FormatCache:
     """Formatted entries of one style, persisted between builds."""
 
     def __init__(self, cache_dir: Path | None, style: str) -> None:
-        name = hashlib.sha256(f"{VERSION}\0{_package_version()}\0{style}".encode()).hexdigest()[:24]
-        self.path = cache_dir / f"format-{name}.pickle" if cache_dir else None
-        data = _read(self.path) if self.path and self.path.exists() else None
-        self.data: dict[Any, Any] = data if isinstance(data, dict) else {}
+        from .csl import style_path
+
+        try:
+            style_key = hashlib.sha256(style_path(style).read_bytes()).hexdigest()
+        except (OSError, ValueError):
+            style_key = style
+        name = hashlib.sha256(f"{VERSION}\0{code_hash()}\0{style_key}".encode()).hexdigest()[:24]
+        self.path = cache_dir / f"format-{name}.json" if cache_dir else None
+        self.data: dict[Any, Any] = {}
+        raw = _read(self.path) if self.path and self.path.exists() else None
+        if isinstance(raw, list):
+            try:
+                self.data = {tuple(k): _decode(v) for k, v in raw}
+            except (TypeError, ValueError, KeyError, AttributeError):
+                self.data = {}
         self.dirty = False
 
     def get(self, key: Any) -> Any:
@@ -131,5 +214,5 @@ class FormatCache:
 
     def save(self) -> None:
         if self.path and self.dirty:
-            _write(self.path, self.data)
+            _write(self.path, [[list(k), _encode(v)] for k, v in self.data.items()])
             self.dirty = False

@@ -1,25 +1,30 @@
 """Claim records: the front matter of ``docs/claims/<slug>.md``, validated.
 
+A record holds the claim and its verdict, the question it answers (PICO), the
+searches that found its evidence, its outcomes with their GRADE judgements,
+and one evidence item per study and outcome (stance, directness, effects).
 Validation reports every problem with its file, line and field, and lists the
 allowed values; it never raises on content. Pure: no MkDocs.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from .diagnostics import Diagnostic, diag, did_you_mean
+from .records import Problems, Rec, records_in
+from .yamlsafe import compose, read_text
 
 __all__ = [
-    "Claim", "EvidenceItem", "HistoryItem", "parse_claim", "load_claims",
+    "Claim", "EvidenceItem", "HistoryItem", "Question", "Search", "Outcome", "Rating", "Directness", "Effect",
+    "parse_claim", "load_claims", "split_front_matter", "SLUG",
     "TOPICS", "VERDICTS", "CERTAINTIES", "STANCES", "POPULATIONS", "CLAIM_FIELDS", "EVIDENCE_FIELDS",
+    "OUTCOME_KINDS", "DOWN_DOMAINS", "UP_DOMAINS", "MEASURES", "SOURCES",
 ]
 
 TOPICS = ("anatomy", "mechanism", "cause", "treatment", "prognosis", "context")
@@ -28,9 +33,26 @@ VERDICTS = ("supported", "partly-supported", "contested", "not-supported", "unte
 CERTAINTIES = ("high", "moderate", "low", "very-low")
 STANCES = ("supports", "contradicts", "mixed", "context")
 POPULATIONS = (
-    "itbs-patients", "runners", "cyclists", "athletes", "healthy", "patients", "cadaver",
-    "model", "mixed", "studies",
+    "itbs-patients", "runners", "cyclists", "athletes", "healthy", "patients", "cadaver", "model", "mixed",
 )
+POPULATION_WORDS = {
+    "itbs-patients": "People with ITBS", "runners": "Runners", "cyclists": "Cyclists", "athletes": "Athletes",
+    "healthy": "Healthy people", "patients": "Patients with another condition", "cadaver": "Cadavers",
+    "model": "A computer or mathematical model", "mixed": "Mixed groups",
+}
+#: What kind of question an outcome answers; it sets where GRADE starts.
+OUTCOME_KINDS = ("intervention", "association", "measurement")
+#: GRADE's reasons to rate down (0, -1 or -2 levels) and up (0, +1 or +2).
+DOWN_DOMAINS = ("risk-of-bias", "inconsistency", "indirectness", "imprecision", "publication-bias")
+UP_DOMAINS = ("large-effect", "dose-response", "confounding")
+MEASURES = (
+    "mean-difference", "smd", "risk-ratio", "odds-ratio", "hazard-ratio", "risk-difference", "correlation",
+    "percentage", "proportion", "mean", "median", "kappa", "icc", "other",
+)
+#: Where a search was run.
+SOURCES = ("pubmed", "pmc", "europe-pmc", "pedro", "cochrane-library", "crossref", "stored-web-index",
+           "reference-lists", "other")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 CLAIM_FIELDS: dict[str, str] = {
     "title": "Page title (optional; defaults to the claim).",
@@ -38,18 +60,120 @@ CLAIM_FIELDS: dict[str, str] = {
     "quote": "The claim's words, verbatim from the article.",
     "topic": "One of: " + ", ".join(TOPICS) + ".",
     "verdict": "One of: " + ", ".join(VERDICTS) + ".",
-    "certainty": "GRADE certainty: " + ", ".join(CERTAINTIES) + ".",
-    "evidence": "A list of evidence items (ref, stance, population, n, finding, quote).",
-    "clients": "A plain-language paragraph for clients.",
-    "practice": "What it means in practice.",
+    "certainty": "GRADE certainty of the claim's critical outcomes (the lowest of them): "
+                 + ", ".join(CERTAINTIES) + ".",
+    "bottom_line": "The answer in one plain sentence, shown at the top of the page.",
+    "question": "The question the evidence answers: population, intervention (or exposure), comparison, outcome.",
+    "searches": "Every search run for this claim: source, terms, date, results.",
+    "outcomes": "The outcomes judged, each with its GRADE judgements and certainty.",
+    "evidence": "One item per study and outcome: ref, outcome, stance, population, participants, n, "
+                "directness, effects, finding, quote.",
+    "clients": "A plain-language paragraph for clients (Markdown: emphasis, lists, links).",
+    "practice": "What it means in practice (Markdown: emphasis, lists, links).",
     "reviewed": "Date of the last review (YYYY-MM-DD).",
-    "override": "Reason for a verdict above the computed ceiling, or null.",
+    "override": "Reason for a verdict outside what the direct evidence allows, or null.",
     "history": "A list of dated changes: date, change, reason.",
     "description": "Page description for search engines (optional).",
 }
-EVIDENCE_FIELDS = ("ref", "stance", "population", "n", "finding", "quote")
-HISTORY_FIELDS = ("date", "change", "reason")
-_REQUIRED = ("claim", "quote", "topic", "verdict", "certainty", "evidence", "reviewed")
+EVIDENCE_FIELDS: dict[str, str] = {
+    "ref": "The BibTeX key of the study.",
+    "outcome": "The id of one of the claim's outcomes.",
+    "stance": "One of: " + ", ".join(STANCES) + ".",
+    "population": "Who or what was studied, one of: " + ", ".join(POPULATIONS) + ".",
+    "participants": "Who took part, in words (from the abstract).",
+    "n": "Participants or specimens analysed (never a number of studies), or null.",
+    "directness": "population, intervention, outcome: direct or indirect, and the reason when indirect.",
+    "effects": "Numbers the study reports for the outcome: measure, estimate, ci, unit, n, timepoint, scale.",
+    "finding": "What the study found that bears on the claim, in our words.",
+    "quote": "A sentence copied verbatim from the entry's abstract (optional).",
+}
+QUESTION_FIELDS = {"population": "Who.", "intervention": "What is done or what people are exposed to.",
+                   "comparison": "Against what.", "outcome": "What is measured."}
+SEARCH_FIELDS = {"source": "One of: " + ", ".join(SOURCES) + ".", "terms": "The exact search string.",
+                 "date": "The day it was run (YYYY-MM-DD), or null for a search not yet run.",
+                 "results": "How many records it returned.", "note": "How it was run, in words."}
+OUTCOME_FIELDS = {"id": "A short id the evidence items name.", "name": "The outcome, in words.",
+                  "kind": "One of: " + ", ".join(OUTCOME_KINDS) + ".",
+                  "critical": "Whether the claim's certainty rests on it (default true).",
+                  "certainty": "GRADE certainty: " + ", ".join(CERTAINTIES) + ".",
+                  "grade": "The GRADE judgements: " + ", ".join(DOWN_DOMAINS + UP_DOMAINS) + "."}
+RATING_FIELDS = {"rating": "Levels: 0, -1 or -2 to rate down; 0, 1 or 2 to rate up.",
+                 "reason": "Why (required unless the rating is 0)."}
+DIRECTNESS_FIELDS = {"population": "direct or indirect.", "intervention": "direct or indirect.",
+                     "outcome": "direct or indirect.", "reason": "Why, when any part is indirect."}
+EFFECT_FIELDS = {"measure": "One of: " + ", ".join(MEASURES) + ".", "estimate": "The number reported.",
+                 "ci": "[low, high]: its 95% confidence interval, when reported.", "unit": "Its unit.",
+                 "n": "Participants or specimens analysed.", "timepoint": "When it was measured.",
+                 "outcome": "What was measured, when it differs from the outcome's name.",
+                 "scale": "The id of a scale in the table of minimal important differences."}
+HISTORY_FIELDS = {"date": "YYYY-MM-DD.", "change": "What changed.", "reason": "Why."}
+_REQUIRED = ("claim", "quote", "topic", "verdict", "certainty", "bottom_line", "question", "searches", "outcomes",
+             "evidence", "reviewed")
+
+
+@dataclass(frozen=True)
+class Rating:
+    rating: int = 0
+    reason: str = ""
+
+
+@dataclass
+class Question:
+    population: str = ""
+    intervention: str = ""
+    comparison: str = ""
+    outcome: str = ""
+
+
+@dataclass
+class Search:
+    source: str
+    terms: str
+    date: str = ""  # '' for a search not yet run
+    results: int | None = None
+    note: str = ""
+    line: int = 0
+
+
+@dataclass
+class Outcome:
+    id: str
+    name: str
+    kind: str = "association"
+    critical: bool = True
+    certainty: str = "very-low"
+    grade: dict[str, Rating] = field(default_factory=dict)
+    line: int = 0
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Directness:
+    population: str = "direct"
+    intervention: str = "direct"
+    outcome: str = "direct"
+    reason: str = ""
+
+    @property
+    def direct(self) -> bool:
+        return self.population == self.intervention == self.outcome == "direct"
+
+    @property
+    def indirect_parts(self) -> list[str]:
+        return [p for p in ("population", "intervention", "outcome") if getattr(self, p) != "direct"]
+
+
+@dataclass(frozen=True)
+class Effect:
+    measure: str
+    estimate: float
+    ci: tuple[float, float] | None = None
+    unit: str = ""
+    n: int | None = None
+    timepoint: str = ""
+    outcome: str = ""
+    scale: str = ""
+    line: int = 0
 
 
 @dataclass
@@ -61,6 +185,15 @@ class EvidenceItem:
     finding: str = ""
     quote: str = ""
     line: int = 0
+    outcome: str = ""
+    participants: str = ""
+    directness: Directness = field(default_factory=Directness)
+    effects: list[Effect] = field(default_factory=list)
+
+    @property
+    def counted(self) -> bool:
+        """Whether it counts in its outcome's body of evidence (context does not)."""
+        return self.stance != "context"
 
 
 @dataclass
@@ -86,6 +219,11 @@ class Claim:
     override: str | None = None
     history: list[HistoryItem] = field(default_factory=list)
     title: str = ""
+    bottom_line: str = ""
+    question: Question = field(default_factory=Question)
+    searches: list[Search] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    description: str = ""
     lines: dict[str, int] = field(default_factory=dict)
     body: str = ""
 
@@ -95,6 +233,18 @@ class Claim:
 
     def line(self, name: str) -> int:
         return self.lines.get(name, 1)
+
+    @property
+    def searched(self) -> str:
+        """The date of the latest search run ('' when none was)."""
+        return max((s.date for s in self.searches if s.date), default="")
+
+    def outcome(self, oid: str) -> Outcome | None:
+        return next((o for o in self.outcomes if o.id == oid), None)
+
+    def body_of(self, oid: str) -> list[EvidenceItem]:
+        """The studies counted for one outcome."""
+        return [it for it in self.evidence if it.outcome == oid and it.counted]
 
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
@@ -108,173 +258,134 @@ def split_front_matter(text: str) -> tuple[str, str, int]:
     return m.group(1) or "", text[m.end():], 2
 
 
-class _Located:
-    """A YAML mapping node read as (value, line) pairs."""
-
-    def __init__(self, node: yaml.MappingNode, first_line: int) -> None:
-        self.items: dict[str, tuple[Any, int, yaml.Node]] = {}
-        self.dupes: list[tuple[str, int]] = []
-        for k, v in node.value:
-            name = str(k.value)
-            line = k.start_mark.line + first_line
-            if name in self.items:
-                self.dupes.append((name, line))
-            self.items[name] = (yaml.safe_load(yaml.serialize(v)), line, v)
-
-
-def _check_enum(errs: list[Diagnostic], path: str, line: int, name: str, value: Any, allowed: tuple[str, ...]) -> bool:
-    if value not in allowed:
-        errs.append(diag(path, line, 1, "claim-invalid",
-                         f"field '{name}' is {value!r}; allowed values: {', '.join(allowed)}."
-                         + (did_you_mean(str(value), allowed) if isinstance(value, str) else "")))
-        return False
-    return True
-
-
-def _check_str(errs: list[Diagnostic], path: str, line: int, name: str, value: Any, *, empty_ok: bool = False) -> bool:
-    if not isinstance(value, str) or (not empty_ok and not value.strip()):
-        errs.append(diag(path, line, 1, "claim-invalid",
-                         f"field '{name}' must be a non-empty string, not {type(value).__name__} {value!r}."))
-        return False
-    return True
-
-
-def _date(errs: list[Diagnostic], path: str, line: int, name: str, value: Any) -> str:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return value
-    errs.append(diag(path, line, 1, "claim-invalid", f"field '{name}' must be a date YYYY-MM-DD, not {value!r}."))
-    return str(value)
-
-
-def parse_claim(text: str, path: str, slug: str, known_refs: Mapping[str, object] | None = None) -> tuple[Claim | None, list[Diagnostic]]:
+def parse_claim(text: str, path: str, slug: str, known_refs: Mapping[str, object] | None = None
+                ) -> tuple[Claim | None, list[Diagnostic]]:
     """Parse and validate one claim page. Returns the claim (None if unusable) and diagnostics."""
-    errs: list[Diagnostic] = []
     front, body, first = split_front_matter(text)
     if not front.strip():
         return None, [diag(path, 1, 1, "claim-invalid",
                            "a claim page needs a front-matter claim record between '---' lines; "
                            "run 'evidencekb new claim \"...\"' to scaffold one.")]
-    try:
-        node = yaml.compose(front)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = (mark.line + first) if mark else first
-        return None, [diag(path, line, 1, "claim-invalid", f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}.")]
+    node, errs = compose(front, path, first)
+    if node is None:
+        return None, errs
     if not isinstance(node, yaml.MappingNode):
         return None, [diag(path, first, 1, "claim-invalid", "front matter must be a mapping of fields.")]
-    rec = _Located(node, first)
-    claim = Claim(slug=slug, path=path, body=body)
-    for name, line in rec.dupes:
-        errs.append(diag(path, line, 1, "claim-invalid", f"field '{name}' is given twice."))
-    for name, (value, line, _) in rec.items.items():
-        claim.lines[name] = line
-        if name not in CLAIM_FIELDS:
-            errs.append(diag(path, line, 1, "claim-invalid",
-                             f"unknown field '{name}'; allowed fields: {', '.join(CLAIM_FIELDS)}."
-                             + did_you_mean(name, CLAIM_FIELDS)))
-    for name in _REQUIRED:
-        if name not in rec.items:
-            errs.append(diag(path, first, 1, "claim-invalid", f"missing required field '{name}': {CLAIM_FIELDS[name]}"))
-
-    def get(name: str) -> tuple[Any, int] | None:
-        if name in rec.items:
-            value, line, _ = rec.items[name]
-            return value, line
-        return None
-
-    for name in ("claim", "quote", "title", "clients", "practice", "description"):
-        got = get(name)
-        optional = name in {"clients", "practice", "title", "description"}
-        if got and _check_str(errs, path, got[1], name, got[0], empty_ok=optional) and name != "description":
-            setattr(claim, name, got[0].strip())
-    for name, allowed in (("topic", TOPICS), ("verdict", VERDICTS), ("certainty", CERTAINTIES)):
-        got = get(name)
-        if got and _check_enum(errs, path, got[1], name, got[0], allowed):
-            setattr(claim, name, got[0])
-    got = get("reviewed")
-    if got:
-        claim.reviewed = _date(errs, path, got[1], "reviewed", got[0])
-    got = get("override")
-    if got and got[0] is not None:
-        if _check_str(errs, path, got[1], "override", got[0]):
-            claim.override = got[0].strip()
-    if "evidence" in rec.items:
-        _, line, enode = rec.items["evidence"]
-        claim.evidence = _evidence(errs, path, line, enode, first, known_refs)
-    if "history" in rec.items:
-        value, line, _ = rec.items["history"]
-        claim.history = _history(errs, path, line, value)
-    return claim, errs
+    probs = Problems(path, first, "claim-invalid")
+    rec = Rec(node, probs, "claim", CLAIM_FIELDS, _REQUIRED)
+    c = Claim(slug=slug, path=path, body=body)
+    c.lines = {name: rec.at(name) for name in rec.nodes}
+    for name in ("claim", "quote", "bottom_line"):
+        setattr(c, name, rec.str(name))
+    for name in ("title", "clients", "practice", "description"):
+        setattr(c, name, rec.str(name, optional=True))
+    c.topic = rec.enum("topic", TOPICS)
+    c.verdict = rec.enum("verdict", VERDICTS, "untested")
+    c.certainty = rec.enum("certainty", CERTAINTIES, "very-low")
+    c.reviewed = rec.date("reviewed")
+    c.override = rec.str("override", optional=True) or None
+    q = rec.sub("question", "question", QUESTION_FIELDS, ("population", "intervention", "outcome"))
+    if q is not None:
+        c.question = Question(q.str("population"), q.str("intervention"), q.str("comparison", optional=True),
+                              q.str("outcome"))
+    for s in records_in(rec, "searches", "search", SEARCH_FIELDS, ("source", "terms", "date")):
+        c.searches.append(Search(s.enum("source", SOURCES, "other"), s.str("terms"), s.date("date", optional=True),
+                                 s.int("results"), s.str("note", optional=True), s.line))
+    if "searches" in rec and not c.searches and not probs.items:
+        probs.add(rec.at("searches"), "claim: 'searches' is empty; record every search run for this claim "
+                                      "(source, exact terms, date), even one that found nothing.")
+    _outcomes(rec, c)
+    c.evidence = _evidence(rec, c, known_refs)
+    for h in records_in(rec, "history", "history item", HISTORY_FIELDS, ("date", "change")):
+        c.history.append(HistoryItem(h.date("date"), h.str("change"), h.str("reason", optional=True)))
+    c.history.sort(key=lambda h: h.date, reverse=True)
+    return c, errs + probs.items
 
 
-def _evidence(errs: list[Diagnostic], path: str, line: int, node: yaml.Node, first: int,
-              known_refs: Mapping[str, object] | None) -> list[EvidenceItem]:
-    if isinstance(node, yaml.ScalarNode) and node.value in ("", "null", "~"):
-        return []
-    if not isinstance(node, yaml.SequenceNode):
-        errs.append(diag(path, line, 1, "claim-invalid", "field 'evidence' must be a list of items."))
-        return []
+def _outcomes(rec: Rec, c: Claim) -> None:
+    seen: set[str] = set()
+    for o in records_in(rec, "outcomes", "outcome", OUTCOME_FIELDS, ("id", "name", "kind", "certainty")):
+        oid = o.str("id")
+        if oid in seen:
+            rec.probs.add(o.at("id"), f"outcome id '{oid}' is used twice; give each outcome its own id.")
+        seen.add(oid)
+        out = Outcome(oid, o.str("name"), o.enum("kind", OUTCOME_KINDS, "association"), o.bool("critical", True),
+                      o.enum("certainty", CERTAINTIES, "very-low"), {}, o.line,
+                      {name: o.at(name) for name in o.nodes})
+        g = o.sub("grade", f"grade of outcome '{oid}'", {d: "A rating and its reason." for d in DOWN_DOMAINS + UP_DOMAINS})
+        for domain in g.nodes if g is not None else ():
+            out.lines[domain] = g.at(domain)  # type: ignore[union-attr]
+            r = g.sub(domain, f"{domain} of outcome '{oid}'", RATING_FIELDS, ("rating",))  # type: ignore[union-attr]
+            if r is None:
+                continue
+            allowed = (0, -1, -2) if domain in DOWN_DOMAINS else (0, 1, 2)
+            value = r.raw("rating")
+            if value not in allowed or isinstance(value, bool):
+                rec.probs.add(r.at("rating"), f"{domain} of outcome '{oid}': rating is {value!r}; allowed: "
+                              + ", ".join(str(a) for a in allowed) + ".")
+                value = 0
+            out.grade[domain] = Rating(int(value), r.str("reason", optional=True))
+        c.outcomes.append(out)
+
+
+def _evidence(rec: Rec, c: Claim, known_refs: Mapping[str, object] | None) -> list[EvidenceItem]:
     out: list[EvidenceItem] = []
-    for item_node in node.value:
-        iline = item_node.start_mark.line + first
-        if not isinstance(item_node, yaml.MappingNode):
-            errs.append(diag(path, iline, 1, "claim-invalid",
-                             f"each evidence item must be a mapping with fields {', '.join(EVIDENCE_FIELDS)}."))
-            continue
-        rec = _Located(item_node, first)
-        values = {k: v for k, (v, _, _) in rec.items.items()}
-        for k, (_, kline, _) in rec.items.items():
-            if k not in EVIDENCE_FIELDS:
-                errs.append(diag(path, kline, 1, "claim-invalid",
-                                 f"unknown evidence field '{k}'; allowed fields: {', '.join(EVIDENCE_FIELDS)}."
-                                 + did_you_mean(k, EVIDENCE_FIELDS)))
-        def at(k: str) -> int:
-            return rec.items[k][1] if k in rec.items else iline
-        ref = values.get("ref")
-        if not isinstance(ref, str) or not ref:
-            errs.append(diag(path, at("ref"), 1, "claim-invalid", "evidence item needs 'ref', a BibTeX key."))
+    ids = [o.id for o in c.outcomes]
+    for e in records_in(rec, "evidence", "evidence item", EVIDENCE_FIELDS, ("ref", "stance", "finding")):
+        ref = e.str("ref")
+        if not ref:
             continue
         if known_refs is not None and ref not in known_refs:
-            errs.append(diag(path, at("ref"), 1, "claim-unknown-ref",
-                             f"evidence 'ref: {ref}' is not a key in any .bib file." + did_you_mean(ref, known_refs)))
-        stance = values.get("stance")
-        if not _check_enum(errs, path, at("stance"), "stance", stance, STANCES):
-            stance = "context"
-        population = values.get("population", "")
-        if population and not _check_enum(errs, path, at("population"), "population", population, POPULATIONS):
-            population = ""
-        n = values.get("n")
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
-            errs.append(diag(path, at("n"), 1, "claim-invalid", f"field 'n' must be a whole number or null, not {n!r}."))
-            n = None
-        finding = values.get("finding", "")
-        if not _check_str(errs, path, at("finding"), "finding", finding):
-            finding = ""
-        quote = values.get("quote") or ""
-        if quote and not _check_str(errs, path, at("quote"), "quote", quote):
-            quote = ""
-        out.append(EvidenceItem(ref, str(stance), str(population or ""), n, str(finding).strip(), str(quote).strip(), iline))
+            rec.probs.add(e.at("ref"), f"evidence 'ref: {ref}' is not a key in any .bib file."
+                          + did_you_mean(ref, known_refs), "claim-unknown-ref")
+        item = EvidenceItem(ref, e.enum("stance", STANCES, "context"), e.enum("population", POPULATIONS),
+                            e.int("n"), e.str("finding"), e.str("quote", optional=True), e.line,
+                            e.str("outcome", optional=True), e.str("participants", optional=True))
+        if item.counted and "outcome" not in e:
+            rec.probs.add(e.line, f"evidence item for '{ref}' needs 'outcome', the id of one of the claim's "
+                          f"outcomes ({', '.join(ids) or 'none defined'}).")
+        elif item.outcome and item.outcome not in ids:
+            rec.probs.add(e.at("outcome"), f"evidence item for '{ref}' names outcome '{item.outcome}', which the "
+                          f"claim does not define; outcomes: {', '.join(ids) or 'none'}."
+                          + did_you_mean(item.outcome, ids))
+        d = e.sub("directness", f"directness of '{ref}'", DIRECTNESS_FIELDS)
+        if d is not None:
+            parts = {p: d.enum(p, ("direct", "indirect"), "direct") for p in ("population", "intervention", "outcome")}
+            item.directness = Directness(**parts, reason=d.str("reason", optional=True))
+            if not item.directness.direct and not item.directness.reason:
+                rec.probs.add(d.line, f"directness of '{ref}': say why it is indirect "
+                              f"({', '.join(item.directness.indirect_parts)}) in 'reason'.")
+        elif item.counted:
+            rec.probs.add(e.line, f"evidence item for '{ref}' needs 'directness' (population, intervention, "
+                          "outcome: direct or indirect).")
+        for f in records_in(e, "effects", f"effect of '{ref}'", EFFECT_FIELDS, ("measure", "estimate")):
+            effect = _effect(f)
+            if effect is not None:
+                item.effects.append(effect)
+        out.append(item)
     return out
 
 
-def _history(errs: list[Diagnostic], path: str, line: int, value: Any) -> list[HistoryItem]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errs.append(diag(path, line, 1, "claim-invalid", "field 'history' must be a list of {date, change, reason}."))
-        return []
-    out = []
-    for i, item in enumerate(value):
-        if not isinstance(item, dict) or set(item) - set(HISTORY_FIELDS) or "date" not in item or "change" not in item:
-            errs.append(diag(path, line, 1, "claim-invalid",
-                             f"history item {i + 1} must have date and change (and optionally reason); "
-                             f"allowed fields: {', '.join(HISTORY_FIELDS)}."))
-            continue
-        out.append(HistoryItem(_date(errs, path, line, "history.date", item["date"]),
-                               str(item["change"]), str(item.get("reason") or "")))
-    return sorted(out, key=lambda h: h.date, reverse=True)
+def _effect(f: Rec) -> Effect | None:
+    measure = f.enum("measure", MEASURES, "other")
+    estimate = f.number("estimate")
+    ci: tuple[float, float] | None = None
+    raw = f.raw("ci")
+    if raw is not None:
+        if (isinstance(raw, list) and len(raw) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw)):
+            ci = (float(raw[0]), float(raw[1]))
+            if not ci[0] <= ci[1] or (estimate is not None and not ci[0] <= estimate <= ci[1]):
+                f.probs.add(f.at("ci"), f"{f.what}: the interval {raw} must run from low to high and hold the "
+                            f"estimate {estimate}.")
+                ci = None
+        else:
+            f.probs.add(f.at("ci"), f"{f.what}: 'ci' must be [low, high], two numbers, not {raw!r}.")
+    if estimate is None:
+        return None
+    return Effect(measure, estimate, ci, f.str("unit", optional=True), f.int("n", minimum=1),
+                  f.str("timepoint", optional=True), f.str("outcome", optional=True), f.str("scale", optional=True),
+                  f.line)
 
 
 def load_claims(docs_dir: Path, claims_dir: str, known_refs: Mapping[str, object] | None,
@@ -287,7 +398,26 @@ def load_claims(docs_dir: Path, claims_dir: str, known_refs: Mapping[str, object
         if p.name == "index.md":
             continue
         display = f"{display_prefix}/{claims_dir}/{p.name}"
-        claim, problems = parse_claim(p.read_text(encoding="utf-8-sig"), display, p.stem, known_refs)
+        if not SLUG.match(p.stem):
+            errs.append(diag(display, 1, 1, "claim-invalid",
+                             f"claim page name '{p.stem}' is not a slug: use lower-case letters, digits and hyphens "
+                             "(rename the file)."))
+            continue
+        for twin in (folder / p.stem / "index.md", folder / p.stem / "README.md"):
+            if twin.exists():
+                errs.append(diag(f"{display_prefix}/{claims_dir}/{p.stem}/{twin.name}", 1, 1, "claim-invalid",
+                                 f"this page has the same address as the claim page {display}, which it would "
+                                 "silently replace; rename or remove one of them."))
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            errs.append(diag(display, 1, 1, "claim-invalid", f"cannot read the page: {exc.strerror}."))
+            continue
+        text, problems = read_text(data, display, "claim-invalid")
+        if text is None:
+            errs.extend(problems)
+            continue
+        claim, problems = parse_claim(text, display, p.stem, known_refs)
         errs.extend(problems)
         if claim is not None:
             claims.append(claim)

@@ -12,57 +12,21 @@ import yaml
 
 from . import bibliography as bibmod
 from . import checks
-from .citations import scan
-from .claims import load_claims
-from .diagnostics import Diagnostic, Severity, diag
+from .diagnostics import Diagnostic, Severity
+from .site import Project, Site
 
 
-def _plugin_options(config_file: Path) -> dict[str, object]:
-    """The evidencekb plugin's options from mkdocs.yml (tolerating !!python tags)."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("", lambda loader, suffix, node: None)
-    data = yaml.load(config_file.read_text(encoding="utf-8"), Loader=Loader) or {}
-    for plugin in data.get("plugins") or []:
-        if isinstance(plugin, dict) and "evidencekb" in plugin:
-            return dict(plugin["evidencekb"] or {}) | {"docs_dir": data.get("docs_dir", "docs")}
-    return {"docs_dir": data.get("docs_dir", "docs")}
+def _project(root: Path) -> Project:
+    return Project.from_config_file(root / "mkdocs.yml")
 
 
 def run_checks(root: Path) -> list[Diagnostic]:
-    """Every check the build runs, on references/ and docs/, without building."""
-    opts = _plugin_options(root / "mkdocs.yml") if (root / "mkdocs.yml").exists() else {}
-    docs_dir = str(opts.get("docs_dir", "docs"))
-    paths = bibmod.find_bib_files(root, opts.get("bibliography", ["references"]))  # type: ignore[arg-type]
-    from .cache import default_dir, load_library
+    """Every check the build runs (the site stage's own list), without building."""
+    from .cache import default_dir
 
-    bib = load_library(paths, root, default_dir(root))
-    out = list(bib.diagnostics)
-    docs = root / docs_dir
-    claims, problems = load_claims(docs, str(opts.get("claims_dir", "claims")), bib.entries, docs_dir)
-    out += problems
-    article_file = docs / str(opts.get("article", "article.md"))
-    article = checks.article_text(article_file.read_text(encoding="utf-8-sig")) if article_file.exists() else None
-    out += checks.check_all(claims, bib, article, f"{docs_dir}/{opts.get('article', 'article.md')}")
-    cited = {it.ref for c in claims for it in c.evidence}
-    for p in sorted(docs.rglob("*.md")):
-        text = p.read_text(encoding="utf-8-sig", errors="replace")
-        display = p.relative_to(root).as_posix()
-        for cl in scan(text):
-            for key in cl.keys:
-                cited.add(key)
-                if key not in bib.entries:
-                    out.append(diag(display, cl.line, cl.col, "unknown-citation",
-                                    f"'@{key}' is not a key in any .bib file.{bib.suggest(key)}"))
-    entries = bib.entries
-    for key in entries:
-        if key not in cited:
-            path, line = entries.place(key) if isinstance(entries, bibmod.LazyEntries) else (
-                entries[key].path, entries[key].line)
-            out.append(diag(path, line, 1, "uncited-entry", f"no page cites '{key}'."))
-    return sorted(set(out))
+    project = _project(root)
+    site = Site.load(project, default_dir(root) if project.options.cache else None)
+    return site.check()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -83,40 +47,71 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _read_utf8(path: Path) -> str:
+    """A text file's content, or a ValueError saying what is wrong with it."""
+    if not path.exists():
+        raise ValueError(f"{path}: no such file.")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a .bib file.")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text; save the file as UTF-8.") from None
+
+
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from .bibfmt import diff, format_text, write_atomic
+    from .bibfmt import WriteError, diff, format_text, write_atomic
 
     root = Path(args.root).resolve()
-    opts = _plugin_options(root / "mkdocs.yml") if (root / "mkdocs.yml").exists() else {}
-    files = [Path(f) for f in args.files] or bibmod.find_bib_files(
-        root, opts.get("bibliography", ["references"]))  # type: ignore[arg-type]
-    changed = 0
+    files = [Path(f) for f in args.files] or bibmod.find_bib_files(root, _project(root).options.bibliography)
+    changed = failed = 0
     for path in files:
-        old = path.read_text(encoding="utf-8-sig")
-        new = format_text(old, sort=args.sort)
-        if new == old.replace("\r\n", "\n"):
+        try:
+            old = _read_utf8(path)
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        problems: list[str] = []
+        new = format_text(old, sort=args.sort, problems=problems)
+        for p in problems:
+            print(f"{path}: {p}", file=sys.stderr)
+        if new == old.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n"):
             continue
         changed += 1
         if args.check:
             sys.stdout.write(diff(str(path), old, new))
-        else:
+            continue
+        try:
             write_atomic(path, new)
-            print(f"formatted {path}")
+        except (WriteError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"formatted {path}")
     if args.check and changed:
         print(f"{changed} file(s) would be reformatted; run 'evidencekb fmt'.")
         return 1
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from .bibfmt import format_text, write_atomic
-    from .importers import ImportError_, Record, assign_keys, fetch_doi, parse_bibtex, read_file, to_bibtex
+    from .bibfmt import WriteError, format_text, write_atomic
+    from .importers import ImportError_, Record, assign_keys, check_records, fetch_doi, parse_bibtex, read_file, to_bibtex
 
     root = Path(args.root).resolve()
-    opts = _plugin_options(root / "mkdocs.yml") if (root / "mkdocs.yml").exists() else {}
-    bib = bibmod.load(bibmod.find_bib_files(root, opts.get("bibliography", ["references"])), root)  # type: ignore[arg-type]
+    project = _project(root)
+    bib = bibmod.load(bibmod.find_bib_files(root, project.options.bibliography), root)
     target = Path(args.to) if args.to else root / "references" / "imported.bib"
     try:
+        old = _read_utf8(target) if target.exists() or target.is_dir() else ""
         records: list[Record] = []
         for doi in args.doi or []:
             resolver = os.environ.get("EVIDENCEKB_DOI_RESOLVER", "https://doi.org/")
@@ -127,54 +122,76 @@ def cmd_add(args: argparse.Namespace) -> int:
             print("nothing to add: give files or --doi", file=sys.stderr)
             return 2
         assign_keys(records, bib)
-    except (ImportError_, OSError, UnicodeDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    old = target.read_text(encoding="utf-8-sig") if target.exists() else ""
-    text = format_text((old.rstrip() + "\n\n" if old.strip() else "") + to_bibtex(records))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, text)
+        text = to_bibtex(records)
+        check_records(text, records)
+    except (ImportError_, OSError, ValueError) as exc:
+        return _fail(str(exc))
+    new = format_text((old.rstrip() + "\n\n" if old.strip() else "") + text)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, new)
+    except (WriteError, OSError) as exc:
+        return _fail(str(exc))
     for r in records:
         print(f"added {r.key} to {target}")
     return 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    from .bibfmt import WriteError, write_atomic
+    from .claims import SLUG
     from .pages import slug_title
 
     root = Path(args.root).resolve()
-    opts = _plugin_options(root / "mkdocs.yml") if (root / "mkdocs.yml").exists() else {}
-    docs = root / str(opts.get("docs_dir", "docs"))
-    article_file = docs / str(opts.get("article", "article.md"))
+    project = _project(root)
+    docs = project.docs_dir
+    article_file = docs / project.options.article
     quote = args.quote or args.text
     if article_file.exists():
         from .quotes import closest, find
 
-        article = checks.article_text(article_file.read_text(encoding="utf-8-sig"))
+        try:
+            article = checks.article_text(_read_utf8(article_file))
+        except ValueError as exc:
+            return _fail(str(exc))
         if find(quote, article) is None:
-            print(f"error: the quote is not verbatim in {article_file.relative_to(root)}; pass --quote with the "
-                  f"article's exact words. Closest passage: \"{closest(quote, article)}\"", file=sys.stderr)
-            return 1
+            return _fail(f"the quote is not verbatim in {project.display(article_file)}; pass --quote with the "
+                         f"article's exact words. Closest passage: \"{closest(quote, article)}\"")
     slug = args.slug or slug_title(args.text)
-    path = docs / str(opts.get("claims_dir", "claims")) / f"{slug}.md"
+    if not SLUG.match(slug):
+        return _fail(f"'{slug}' is not a slug: use lower-case letters, digits and hyphens (no '/', '..' or spaces).")
+    folder = (docs / project.options.claims_dir).resolve()
+    path = folder / f"{slug}.md"
+    if path.parent != folder:
+        return _fail(f"'{slug}' would leave the claims folder.")
     if path.exists():
-        print(f"error: {path.relative_to(root)} already exists; choose another --slug.", file=sys.stderr)
-        return 1
+        return _fail(f"{project.display(path)} already exists; choose another --slug.")
     import datetime as dt
 
     today = dt.date.today().isoformat()
     record = {
         "claim": args.text, "quote": quote, "topic": args.topic, "verdict": "untested", "certainty": "very-low",
+        "bottom_line": "No study has tested this claim yet.",
+        "question": {"population": "Who the claim is about", "intervention": "What it says is done or happens",
+                     "comparison": "Compared with what", "outcome": "What it says changes"},
+        "searches": [{"source": "pubmed", "terms": "write the exact search here", "date": today, "results": 0}],
+        "outcomes": [{"id": "main", "name": "The claim's main outcome", "kind": "association",
+                      "certainty": "very-low"}],
         "clients": "", "practice": "", "evidence": [], "reviewed": today, "override": None,
         "history": [{"date": today, "change": "Page created.", "reason": "New claim."}],
     }
     body = "---\n" + yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=100) + "---\n\n" \
-        "Discuss the evidence here, citing it as [@key].\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from .bibfmt import write_atomic
-
-    write_atomic(path, body)
-    print(f"created {path.relative_to(root)}")
+        "Discuss the evidence here. Cite a reference by its key in brackets, as in \\[@smith2020\\].\n"
+    log = project.root / project.options.screening_dir / f"{slug}.yaml"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, body)
+        if not log.exists():
+            log.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(log, "# Every record the searches returned, with its decision.\nrecords: []\n")
+    except (WriteError, OSError) as exc:
+        return _fail(str(exc))
+    print(f"created {project.display(path)} and {project.display(log)}")
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Typed options of the MkDocs plugin (``plugins: - evidencekb: ...``)."""
+"""Typed options of the MkDocs plugin (``plugins: - evidencekb: ...``).
+
+The same names, read without MkDocs, are :class:`evidencekb.site.Options`; a test
+keeps the two in step.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +29,20 @@ class EvidenceConfig(Config):
     claims_dir = c.Type(str, default="claims")
     """Folder (docs-relative) of claim pages whose front matter is the claim record."""
 
+    screening_dir = c.Type(str, default="screening")
+    """Folder (relative to mkdocs.yml) of the claims' screening logs, one <slug>.yaml each."""
+
+    risk_of_bias = c.Type(str, default="references/risk-of-bias.yaml")
+    """The risk-of-bias judgements, one per study (relative to mkdocs.yml)."""
+
+    mcid = c.Type(str, default="references/mcid.yaml")
+    """The table of minimal important differences (relative to mkdocs.yml)."""
+
     generate_pages = c.Type(bool, default=True)
-    """Generate reference pages, the bibliography, the evidence map and the annotated article."""
+    """Generate reference pages, the bibliography, the evidence map and the other evidence pages."""
+
+    reference_pages = c.Choice(("cited", "all", "none"), default="cited")
+    """Which entries get a page of their own: those the site cites, every entry, or none."""
 
     cache = c.Type(bool, default=True)
-    """Keep parsed .bib files between builds of one process (mkdocs serve), keyed by content hash."""
+    """Keep parsed .bib files and formatted entries in .cache/evidencekb, keyed by content."""

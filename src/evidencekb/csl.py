@@ -77,12 +77,20 @@ def style_path(name: str) -> Path:
         ) from exc
 
 
+def split_names(value: str) -> list[str]:
+    """A name list split on ``and`` outside braces (pybtex's splitter), so that
+    ``{Centers for Disease Control and Prevention}`` stays one name."""
+    from pybtex.bibtex.utils import split_name_list  # only when formatting, never from the cache
+
+    try:
+        return [n.strip() for n in split_name_list(value.strip()) if n.strip()]
+    except Exception:  # pybtex's splitter gave up on the braces: split on top-level 'and' ourselves
+        return [n.strip() for n in re.split(r"\s+and\s+", value.strip()) if n.strip()]
+
+
 def _names(value: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
-    for raw in re.split(r"\s+and\s+", value.strip()):
-        raw = raw.strip()
-        if not raw:
-            continue
+    for raw in split_names(value):
         if raw.lower() == "others":
             continue
         if _fully_braced(raw):
@@ -90,7 +98,11 @@ def _names(value: str) -> list[dict[str, str]]:
             continue
         from pybtex.database import Person  # names are split only when formatting, not from the cache
 
-        p = Person(raw)
+        try:
+            p = Person(raw)
+        except Exception:  # a name pybtex cannot read (unbalanced braces): shown as written
+            out.append({"literal": latex.decode(raw)})
+            continue
         name: dict[str, str] = {}
         given = " ".join(p.first_names + p.middle_names)
         if given:

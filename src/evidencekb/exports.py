@@ -81,9 +81,11 @@ RATING = {"supported": 5, "partly-supported": 4, "contested": 3, "untested": 2, 
 
 def page_entry(c: Claim, site_name: str, url: str) -> Entry:
     """The claim page as a web reference, for "cite this page"."""
+    from .importers import _escape
+
     year = c.reviewed[:4]
-    fields = {
-        "author": "{" + site_name + "}", "title": c.heading, "url": url, "year": year,
+    fields = {  # the page's words are plain text: escaped for BibTeX
+        "author": "{" + _escape(site_name) + "}", "title": _escape(c.heading), "url": url, "year": year,
         "month": str(int(c.reviewed[5:7])) if len(c.reviewed) >= 7 else "", "urldate": c.reviewed,
         "note": "Evidence review of a claim",
     }

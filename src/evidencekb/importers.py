@@ -19,7 +19,7 @@ from pathlib import Path
 from .bibliography import Bibliography, _parse_file
 
 __all__ = ["Record", "ImportError_", "read_file", "parse_ris", "parse_nbib", "parse_csl_json", "parse_bibtex",
-           "assign_keys", "to_bibtex", "fetch_doi"]
+           "assign_keys", "to_bibtex", "check_records", "fetch_doi"]
 
 
 class ImportError_(ValueError):
@@ -28,10 +28,14 @@ class ImportError_(ValueError):
 
 @dataclass
 class Record:
+    """One imported reference. ``fields`` are plain text (RIS, MEDLINE, CSL-JSON), with the
+    author list already in BibTeX form, unless ``latex`` (read from BibTeX, kept as it was)."""
+
     type: str
     fields: dict[str, str] = field(default_factory=dict)
     source: str = ""
     key: str = ""
+    latex: bool = False
 
 
 _RIS_TYPES = {"JOUR": "article", "JFULL": "article", "EJOUR": "article", "BOOK": "book", "CHAP": "incollection",
@@ -43,7 +47,21 @@ _CSL_TYPES = {"article-journal": "article", "article": "article", "book": "book"
 
 
 def _join_authors(names: Iterable[str]) -> str:
-    return " and ".join(n for n in names if n.strip())
+    """Plain-text names ("Family, Given") as a BibTeX name list: each escaped, and a name
+    holding the word 'and' braced so that it stays one name."""
+    out = []
+    for n in names:
+        n = re.sub(r"\s+", " ", n).strip()
+        if not n:
+            continue
+        e = _escape(n)
+        out.append("{" + e + "}" if re.search(r"\band\b", n, re.I) else e)
+    return " and ".join(out)
+
+
+def _doi(value: str) -> str:
+    """A DOI without a resolver prefix (https://doi.org/, doi:)."""
+    return re.sub(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", "", value.strip(), flags=re.I)
 
 
 def _pages(start: str, end: str) -> str:
@@ -91,7 +109,7 @@ def _ris_record(d: dict[str, list[str]], where: str) -> Record:
     f["year"] = year.group(0) if year else ""
     f["volume"], f["number"] = one("VL"), one("IS")
     f["pages"] = _pages(one("SP"), one("EP"))
-    f["doi"] = re.sub(r"^https?://(dx\.)?doi\.org/", "", one("DO"))
+    f["doi"] = _doi(one("DO"))
     f["url"], f["abstract"], f["publisher"] = one("UR"), one("AB", "N2"), one("PB")
     for an in d.get("AN", []):
         if an.isdigit():
@@ -143,7 +161,7 @@ def parse_nbib(text: str, source: str) -> list[Record]:
         f["pmid"] = (d.get("PMID") or [""])[0]
         for aid in d.get("AID", []) + d.get("LID", []):
             if aid.endswith("[doi]"):
-                f["doi"] = aid.replace("[doi]", "").strip()
+                f["doi"] = _doi(aid.replace("[doi]", ""))
             if aid.endswith("[pmc]"):
                 f["pmcid"] = aid.replace("[pmc]", "").strip()
         f["pmcid"] = f.get("pmcid") or (d.get("PMC") or [""])[0]
@@ -160,26 +178,59 @@ def parse_csl_json(text: str, source: str) -> list[Record]:
     items = data if isinstance(data, list) else [data]
     out = []
     for i, it in enumerate(items):
+        where = f"{source}: item {i + 1}"
         if not isinstance(it, dict):
-            raise ImportError_(f"{source}:1: item {i + 1} is not a CSL-JSON object.")
+            raise ImportError_(f"{where} is not a CSL-JSON object.")
+
+        def text_of(name: str) -> str:
+            v = it.get(name, "")
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return str(v)
+            if not isinstance(v, str):
+                raise ImportError_(f"{where}: '{name}' must be text, not {type(v).__name__}.")
+            return v
+
         names = []
-        for a in it.get("author", []):
-            if "literal" in a:
-                names.append("{" + a["literal"] + "}")
-            else:
-                fam = " ".join(x for x in (a.get("non-dropping-particle"), a.get("family")) if x)
-                names.append(f"{fam}, {a.get('given', '')}".strip(", "))
-        issued = (it.get("issued") or {}).get("date-parts") or [[]]
+        authors = it.get("author", [])
+        if not isinstance(authors, list):
+            raise ImportError_(f"{where}: 'author' must be a list of names, not {type(authors).__name__}.")
+        for a in authors:
+            if not isinstance(a, dict):
+                raise ImportError_(f"{where}: each author must be an object with family and given names.")
+            parts = {k: a.get(k) for k in ("literal", "non-dropping-particle", "family", "given")}
+            if any(v is not None and not isinstance(v, str) for v in parts.values()):
+                raise ImportError_(f"{where}: author name parts must be text.")
+            if parts["literal"]:
+                names.append("{" + _escape(parts["literal"]) + "}")
+                continue
+            fam = " ".join(x for x in (parts["non-dropping-particle"], parts["family"]) if x)
+            names.append(_join_authors([f"{fam}, {parts['given'] or ''}".strip(", ")]))
+        issued = it.get("issued")
+        year = ""
+        if issued is not None:
+            if not isinstance(issued, dict):
+                raise ImportError_(f"{where}: 'issued' must be an object with date-parts, not {type(issued).__name__}.")
+            parts_ = issued.get("date-parts")
+            if parts_ is not None:
+                if not (isinstance(parts_, list) and parts_ and isinstance(parts_[0], list)):
+                    raise ImportError_(f"{where}: 'issued' date-parts must be [[year, month, day]].")
+                first = parts_[0][0] if parts_[0] else None
+                if first is not None:
+                    if isinstance(first, bool) or not isinstance(first, (int, str)) or not str(first).strip().isdigit():
+                        raise ImportError_(f"{where}: the year in 'issued' must be a number, not {first!r}.")
+                    year = str(int(str(first).strip()))
+            elif isinstance(issued.get("raw") or issued.get("literal"), str):
+                m = re.search(r"\b(\d{4})\b", issued.get("raw") or issued.get("literal"))
+                year = m.group(1) if m else ""
         f = {
-            "author": _join_authors(names), "title": it.get("title", ""),
-            "journal": it.get("container-title", ""), "shortjournal": it.get("container-title-short", ""),
-            "year": str(issued[0][0]) if issued and issued[0] else "", "volume": str(it.get("volume", "")),
-            "number": str(it.get("issue", "")), "pages": str(it.get("page", "")).replace("-", "--"),
-            "doi": it.get("DOI", ""), "pmid": str(it.get("PMID", "")), "pmcid": it.get("PMCID", ""),
-            "url": it.get("URL", ""), "publisher": it.get("publisher", ""), "abstract": it.get("abstract", ""),
+            "author": " and ".join(names), "title": text_of("title"),
+            "journal": text_of("container-title"), "shortjournal": text_of("container-title-short"),
+            "year": year, "volume": text_of("volume"), "number": text_of("issue"),
+            "pages": re.sub(r"\s*[-–—]+\s*", "--", text_of("page")), "doi": _doi(text_of("DOI")),
+            "pmid": text_of("PMID"), "pmcid": text_of("PMCID"), "url": text_of("URL"),
+            "publisher": text_of("publisher"), "abstract": text_of("abstract"),
         }
-        out.append(Record(_CSL_TYPES.get(it.get("type", ""), "misc"), {k: v for k, v in f.items() if v},
-                          f"{source}:item {i + 1}"))
+        out.append(Record(_CSL_TYPES.get(str(it.get("type", "")), "misc"), {k: v for k, v in f.items() if v}, where))
     return out
 
 
@@ -190,11 +241,18 @@ def parse_bibtex(text: str, source: str) -> list[Record]:
     if bib.diagnostics:
         d = bib.diagnostics[0]
         raise ImportError_(f"{d.path}:{d.line}: {d.message}")
-    return [Record(e.type, dict(e.fields), f"{source}:{e.line}", "") for e in bib.entries.values()]
+    return [Record(e.type, dict(e.fields), f"{source}:{e.line}", "", latex=True) for e in bib.entries.values()]
 
 
 def read_file(path: Path) -> list[Record]:
-    text = path.read_text(encoding="utf-8-sig")
+    if path.is_dir():
+        raise ImportError_(f"{path}: is a folder; give an export file.")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportError_(f"{path}:{line}: not UTF-8 text; export it as UTF-8.") from None
     suffix = path.suffix.lower()
     if suffix in (".ris", ".txt") and re.search(r"^TY  - ", text, re.M):
         return parse_ris(text, str(path))
@@ -225,7 +283,8 @@ def house_key(rec: Record) -> str:
             p = Person(first)
             surname = "".join(p.prelast_names + p.last_names)
         surname = _ascii(latex.decode(surname)) or "anon"
-    return surname + (rec.fields.get("year", "") or "nd")
+    year = re.match(r"\d{4}", latex.decode(rec.fields.get("year", "")))
+    return surname + (year.group(0) if year else "nd")
 
 
 def assign_keys(records: list[Record], existing: Bibliography) -> None:
@@ -234,6 +293,8 @@ def assign_keys(records: list[Record], existing: Bibliography) -> None:
     by_doi = {e.fields["doi"].lower(): k for k, e in existing.entries.items() if e.fields.get("doi")}
     by_pmid = {e.fields["pmid"]: k for k, e in existing.entries.items() if e.fields.get("pmid")}
     for rec in records:
+        if rec.fields.get("doi"):
+            rec.fields["doi"] = _doi(rec.fields["doi"])
         doi, pmid = rec.fields.get("doi", "").lower(), rec.fields.get("pmid", "")
         if doi and doi in by_doi:
             raise ImportError_(f"{rec.source}: DOI {rec.fields['doi']} is already in the library as '{by_doi[doi]}'.")
@@ -252,17 +313,40 @@ def assign_keys(records: list[Record], existing: Bibliography) -> None:
             by_pmid[pmid] = key
 
 
+_SPECIAL = {"\\": "\\textbackslash{}", "{": "\\textbraceleft{}", "}": "\\textbraceright{}", "%": "\\%",
+            "&": "\\&", "#": "\\#", "$": "\\$", "_": "\\_", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
+_SPECIAL_RE = re.compile(r"[\\{}%&#$_~^]")
+
+
 def _escape(value: str) -> str:
-    value = value.replace("\\", "\\textbackslash ").replace("%", "\\%").replace("&", "\\&").replace("#", "\\#")
-    return value.replace("{", "(").replace("}", ")") if value.count("{") != value.count("}") else value
+    """Plain text as a BibTeX value: every character BibTeX or LaTeX reads as markup escaped
+    (so no value can close its braces and start another field), white space on one line."""
+    return _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group(0)], re.sub(r"\s+", " ", value).strip())
 
 
 def to_bibtex(records: list[Record]) -> str:
     from .bibfmt import entries_text
 
     # Values from RIS, MEDLINE and CSL-JSON are plain text: escape what BibTeX would read as markup.
-    return entries_text((rec.type, rec.key, {k: v if k == "author" else _escape(v) for k, v in rec.fields.items()})
+    return entries_text((rec.type, rec.key, rec.fields if rec.latex else
+                         {k: v if k == "author" else _escape(v) for k, v in rec.fields.items()})
                         for rec in records)
+
+
+def check_records(text: str, records: list[Record]) -> None:
+    """Refuse an import whose BibTeX would not load cleanly: nothing half-imported."""
+    from .bibliography import lint, load_text
+
+    bib = load_text([("import", text)])
+    broken = {"bib-syntax", "bib-bad-key", "bib-duplicate-key", "bib-duplicate-field", "bib-unknown-string",
+              "bib-bad-identifier", "bib-bad-year"}
+    problems = [d for d in bib.diagnostics + lint(bib) if d.code in broken]
+    if len(bib.entries) != len(records):
+        problems = problems or [None]  # type: ignore[list-item]
+    if problems:
+        d = problems[0]
+        detail = d.message if d is not None else "an entry was lost"
+        raise ImportError_(f"the imported references would not load cleanly ({detail}); nothing was added.")
 
 
 def fetch_doi(doi: str, resolver: str = "https://doi.org/", timeout: float = 20) -> str:

@@ -35,7 +35,8 @@ _STYLE_COMMANDS = {
 _SYMBOLS = {
     "&": "&", "%": "%", "$": "$", "#": "#", "_": "_", "{": "{", "}": "}", " ": " ",
     "textendash": "–", "textemdash": "—", "ldots": "…", "dots": "…", "textellipsis": "…",
-    "textasciitilde": "~", "textbackslash": "\\", "textquoteright": "’", "textquoteleft": "‘",
+    "textasciitilde": "~", "textasciicircum": "^", "textbraceleft": "{", "textbraceright": "}",
+    "textbackslash": "\\", "textquoteright": "’", "textquoteleft": "‘",
     "textregistered": "®", "texttrademark": "™", "textcopyright": "©", "S": "§", "P": "¶",
     "ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å",
     "AA": "Å", "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ", "textdegree": "°", "degree": "°",
@@ -59,20 +60,30 @@ class LatexError(ValueError):
     """Raised for LaTeX that cannot be decoded (for example unbalanced braces)."""
 
 
+_ACCENT_CHARS = {"^": "^", "~": "~", "`": "`", "'": "´", '"': "¨", "=": "¯", ".": "˙"}
+
+
 def _accent(cmd: str, arg: str) -> str:
+    """An accented letter (``\\'{e}`` is é, ``\\'\\i`` is í). An accent over something that is not
+    a letter keeps its own mark and the text (``\\^\\{2\\}`` reads ``^{2}``): never raw LaTeX."""
+    base = arg.replace("\\i", "i").replace("\\j", "j")
+    if len(base) != 1 or not base.isalpha():
+        return _ACCENT_CHARS.get(cmd, "") + base
     try:
         import latexcodec  # noqa: F401  (registers the "ulatex" codec; only accents need it)
 
-        return codecs.decode(f"\\{cmd}{{{arg}}}", "ulatex").strip("{}")
+        out = codecs.decode(f"\\{cmd} {base}" if cmd.isalpha() else f"\\{cmd}{base}", "ulatex")
     except Exception:  # pragma: no cover - latexcodec is lenient
-        return arg
+        return base
+    return base if any(c in out for c in "\\{}") else out
 
 
 class _Parser:
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, depth: int = 0) -> None:
         self.s = src
         self.i = 0
         self.out: list[Span] = []
+        self.depth = depth
 
     def emit(self, text: str, protected: bool, style: frozenset[str]) -> None:
         if not text:
@@ -106,6 +117,14 @@ class _Parser:
             self.i += 1
         if self.i < len(self.s) and self.s[self.i] == "{":
             return self.group()
+        if self.s.startswith("\\", self.i):  # a command as the argument: \\'\\i, \\^\\{
+            m = _CMD.match(self.s, self.i)
+            if m is None:
+                self.i += 1
+                return ""
+            self.i = m.end()
+            name = m.group(1)
+            return "\\" + name if name in ("i", "j") else _SYMBOLS.get(name, name)
         if self.i < len(self.s):
             self.i += 1
             return self.s[self.i - 1]
@@ -124,7 +143,10 @@ class _Parser:
             if c == "{":
                 flush()
                 inner = self.group()
-                for span in _Parser(inner).run(True, style):
+                if self.depth >= MAX_DEPTH:  # deeper nesting is only grouping: read it as text
+                    self.emit(inner.replace("{", "").replace("}", ""), True, style)
+                    continue
+                for span in _Parser(inner, self.depth + 1).run(True, style):
                     self.emit(span.text, True, span.style)
             elif c == "}":
                 raise LatexError(f"unbalanced braces in {s!r}")
@@ -143,7 +165,7 @@ class _Parser:
                         continue  # declarations: the style of the enclosing group
                     inner = self.arg()
                     new_style = style | {tag} if tag else style
-                    for span in _Parser(inner).run(protected, new_style):
+                    for span in _Parser(inner, self.depth + 1).run(protected, new_style):
                         self.emit(span.text, span.protected, span.style)
                 elif name in _SYMBOLS:
                     buf.append(_SYMBOLS[name])
@@ -152,7 +174,7 @@ class _Parser:
                 else:
                     # An unknown command: keep its argument, drop the command.
                     if self.i < len(s) and s[self.i] == "{":
-                        buf.append(_Parser(self.arg()).plain())
+                        buf.append(_Parser(self.arg(), self.depth + 1).plain())
             elif c == "$":
                 flush()
                 end = self.i + 1
@@ -256,12 +278,63 @@ _SPACE = re.compile(r"\s+")
 _SPECIAL = re.compile(r"[{}\\$~]|--|``|''")
 
 
+#: Braces nested deeper than this are read as plain grouping (no Python recursion).
+MAX_DEPTH = 40
+
+
 def parse(value: str) -> list[Span]:
-    """Parse a BibTeX field value. Raises :class:`LatexError` on bad input."""
+    """Parse a BibTeX field value. Never raises: LaTeX that cannot be decoded (unbalanced
+    braces, a lone ``$``, a trailing backslash) is read leniently, and :func:`check`
+    reports it as a lint."""
     value = _SPACE.sub(" ", value).strip()
     if not _SPECIAL.search(value):
         return [Span(value, False, frozenset())] if value else []
-    return _Parser(value).run()
+    try:
+        return parse_strict(value)
+    except LatexError:
+        pass
+    repaired = _repair(value)
+    try:
+        return _Parser(repaired).run()
+    except (LatexError, RecursionError):
+        return [Span(repaired.replace("\\", "\\").replace("{", "").replace("}", ""), False, frozenset())]
+
+
+def parse_strict(value: str) -> list[Span]:
+    """:func:`parse`, raising :class:`LatexError` on LaTeX that cannot be decoded."""
+    value = _SPACE.sub(" ", value).strip()
+    try:
+        return _Parser(value).run()
+    except RecursionError:
+        raise LatexError("braces nested too deeply") from None
+
+
+def _repair(value: str) -> str:
+    """The value with unmatched braces dropped, a lone ``$`` and a trailing backslash escaped."""
+    keep = [True] * len(value)
+    opens: list[int] = []
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            opens.append(i)
+        elif c == "}":
+            if opens:
+                opens.pop()
+            else:
+                keep[i] = False
+        i += 1
+    for j in opens:
+        keep[j] = False
+    out = "".join(c for c, k in zip(value, keep) if k)
+    if len(re.findall(r"(?<!\\)\$", out)) % 2:
+        out = re.sub(r"(?<!\\)\$(?!.*(?<!\\)\$)", r"\\$", out)
+    if re.search(r"(?<!\\)(?:\\\\)*\\$", out):
+        out += " "
+    return out
 
 
 def to_text(spans: list[Span]) -> str:

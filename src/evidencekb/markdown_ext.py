@@ -11,6 +11,7 @@ once per build and every entry formatted once per style.
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -26,9 +27,12 @@ from markdown.treeprocessors import Treeprocessor
 
 from . import bibliography as bibmod
 from .bibliography import Bibliography
-from .citations import CITATION_RE, Cluster, match_to_cluster
+from .citations import CITATION_RE, CiteItem, Cluster, match_to_cluster
 from .csl import Formatter, get_style
 from .render import Cards, PageCitations, reference_items, reference_section, render_cluster
+from .safe import decode_slots
+
+SLOT_MARK = "<!--ekb:"
 
 __all__ = ["CitationExtension", "CitationContext", "PageResult", "makeExtension"]
 
@@ -187,7 +191,8 @@ class _CitationPattern(InlineProcessor):
         return placeholder, m.start(0), m.end(0)
 
 
-_STASHED = re.compile(re.escape(util.HTML_PLACEHOLDER).replace("%s", "[0-9]+"))
+_STASHED = re.compile(re.escape(util.HTML_PLACEHOLDER).replace("%s", "([0-9]+)"))
+_CITE_TOKEN = re.compile(r"<!--ekb-cite:([^<>]*?)-->")
 
 
 class _Serialised(Treeprocessor):
@@ -224,10 +229,7 @@ class _CitationPost(Postprocessor):
         defer = ctx.deferred and ctx.page is not None
         in_order: list[Cluster] = []
 
-        def cite(m: re.Match[str]) -> str:
-            cluster = pending.pop(m.group(0), None)
-            if cluster is None:
-                return m.group(0)  # another extension's stashed HTML (or a copy of a citation)
+        def render(cluster: Cluster) -> str:
             in_order.append(cluster)
             page.clusters += 1
             cid = f"cite-{page.clusters}"
@@ -236,7 +238,22 @@ class _CitationPost(Postprocessor):
                 return ctx.cite_marker(len(in_order) - 1, shown)
             return render_cluster(cluster, cid, entries, page, ctx.style, ctx.formatter, ctx.cards)
 
-        if pending:
+        stash = self.md.htmlStash.rawHtmlBlocks
+
+        def cite(m: re.Match[str]) -> str:
+            cluster = pending.pop(m.group(0), None)
+            if cluster is not None:
+                return render(cluster)
+            i = int(m.group(1))
+            raw = stash[i] if i < len(stash) else None
+            if isinstance(raw, str) and SLOT_MARK in raw:
+                # A slot of a generated page: its HTML goes in now, its citations numbered
+                # in their place in the document.
+                stash[i] = _CITE_TOKEN.sub(lambda t: render(Cluster((CiteItem(html.unescape(t.group(1))),))),
+                                           decode_slots(raw))
+            return m.group(0)  # another extension's stashed HTML (or a copy of a citation)
+
+        if pending or any(isinstance(raw, str) and SLOT_MARK in raw for raw in stash):
             text = _STASHED.sub(cite, text)
         if defer:
             listing = reference_section(ctx.references_title, ctx.list_slot) if page.numbers else ""
@@ -252,6 +269,13 @@ class _CitationPost(Postprocessor):
         ctx.record(PageResult(page, in_order + list(pending.values()), deferred=in_order if defer else [],
                               listed=bool(defer and listing)))
         return text
+
+
+class _SlotPost(Postprocessor):
+    """Puts in any slot still in the text (one that never went through the raw HTML stash)."""
+
+    def run(self, text: str) -> str:
+        return decode_slots(text) if SLOT_MARK in text else text
 
 
 class CitationExtension(Extension):
@@ -287,6 +311,8 @@ class CitationExtension(Extension):
         # Before raw HTML is put back (30): the page's text still holds the placeholders.
         md.treeprocessors.register(_Serialised(self, md), "evidencekb-serialised", -1000)
         md.postprocessors.register(_CitationPost(self, md), "evidencekb-citations", 35)
+        # After raw HTML is put back (30).
+        md.postprocessors.register(_SlotPost(md), "evidencekb-slots", 25)
 
     def reset(self) -> None:
         self.pending = {}

@@ -1,57 +1,40 @@
-"""The MkDocs plugin: shared bibliography, generated pages, checks, logging.
+"""The MkDocs plugin (also run by ProperDocs): a thin adapter over the site stage.
 
-Only this module talks to MkDocs. It loads the library once per build (and
-keeps it between builds of one ``mkdocs serve`` while the files' content is
-unchanged), hands it to the Markdown extension, generates the evidence pages
-and reports every diagnostic as ``path:line:col: code: message`` through the
-MkDocs logger, so that ``mkdocs build --strict`` fails on any of them.
+Only this module talks to MkDocs. It loads the :class:`~evidencekb.site.Site`
+once per build (the library through the content-keyed cache), hands the
+library to the Markdown extension, adds the generated pages, and reports every
+diagnostic through the MkDocs logger: errors at error level, so that
+``mkdocs build --strict`` fails on them whatever the log level (``-q``
+included), and warnings (which ``evidencekb check --strict`` fails on) at
+info level.
 """
 
 from __future__ import annotations
 
-import json
 import os
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.exceptions import PluginError
+from mkdocs.exceptions import Abort, PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
-from . import bibliography as bibmod
-from . import cache, checks, exports, pages, quotes
-from .cache import FormatCache
-from .citations import scan
-from .claims import Claim, load_claims, split_front_matter
+from . import cache
 from .config import EvidenceConfig
-from .csl import Formatter, StyleError, get_style
-from .diagnostics import Diagnostic, diag
+from .csl import StyleError, get_style
+from .diagnostics import Diagnostic, Severity, diag
 from .markdown_ext import CitationContext
+from .site import Options, Project, Site, formatters
 
 log = get_plugin_logger(__name__)
 
-_FORMATTERS: dict[str, Formatter] = {}
-_CACHE_DIR: list[Path | None] = [None]
 ASSETS = ("evidencekb.css", "evidencekb.js")
-#: Stands for the site's address when site_url is not set; the page script puts the real one in.
-PLACEHOLDER_BASE = "https://site.invalid"
-
-
-def formatter_for(style: str) -> Formatter:
-    f = _FORMATTERS.get(style)
-    if f is None:
-        f = _FORMATTERS[style] = Formatter(get_style(style), FormatCache(_CACHE_DIR[0], style))
-    return f
-
-
-def _report(diags: list[Diagnostic]) -> None:
-    for d in sorted(set(diags)):
-        log.warning(f"{d.path}:{d.line}:{d.col}: {d.code}: {d.message}")
+#: Warnings of one code printed by a build before the rest are counted (check lists them all).
+WARNINGS_SHOWN = 10
 
 
 class EvidencePlugin(BasePlugin[EvidenceConfig]):
@@ -59,27 +42,29 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
 
     def __init__(self) -> None:
         self.ctx: CitationContext | None = None
-        self.claims: list[Claim] = []
-        self.root = Path.cwd()
-        self.docs_prefix = "docs"
-        self.bib = bibmod.Bibliography()
+        self.site: Site | None = None
+        self.errors = 0
+        self.formatter: Any = None
 
     # --- configuration and loading ------------------------------------------------
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
-        self.root = Path(config.config_file_path or "mkdocs.yml").resolve().parent
-        docs = Path(config.docs_dir).resolve()
-        self.docs_prefix = os.path.relpath(docs, self.root).replace(os.sep, "/")
+        root = Path(config.config_file_path or "mkdocs.yml").resolve().parent
+        opts = Options.from_mapping({k: self.config[k] for k in self.config})
+        project = Project(root, Path(config.docs_dir).resolve(), opts, config.site_name or "",
+                          config.site_url or "", bool(config.use_directory_urls))
         try:
-            styles = [get_style(self.config.style)] + [get_style(s) for s in self.config.styles]
+            for s in [opts.style, *opts.styles]:
+                get_style(s)
         except StyleError as exc:
             raise PluginError(f"evidencekb: {exc}") from exc
-        del styles
-        bib = self.bib = self._load_bibliography()
-        self.ctx = CitationContext(bib, self.config.style, self.config.references_title,
-                                   reference_url=None)
-        self.ctx.formatter = formatter_for(self.config.style)
+        cache_dir = cache.default_dir(root) if opts.cache else None
+        self.formatter = formatters(cache_dir)
+        self.site = site = Site.load(project, cache_dir)
+        self.errors = 0
+        self._report(site.check())
+        self.ctx = CitationContext(site.bib, opts.style, opts.references_title, reference_url=None)
+        self.ctx.formatter = self.formatter(opts.style)
         self.ctx.deferred = True  # markup put into the written page by on_post_page
-        self._load_claims(config)
         self._add_claims_to_nav(config)
         if "evidencekb" not in config.markdown_extensions:
             config.markdown_extensions.append("evidencekb")
@@ -91,41 +76,30 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
                 lst.append(target)
         return config
 
-    def _load_bibliography(self) -> bibmod.Bibliography:
-        paths = bibmod.find_bib_files(self.root, self.config.bibliography)
-        cache_dir = cache.default_dir(self.root) if self.config.cache else None
-        if _CACHE_DIR[0] != cache_dir:
-            _CACHE_DIR[0] = cache_dir
-            _FORMATTERS.clear()
-        bib = cache.load_library(paths, self.root, cache_dir)
-        # Warnings (uncited entries, missing identifiers) are for `evidencekb check`;
-        # the build fails on errors only.
-        bib = bibmod.Bibliography(bib.entries, [d for d in bib.diagnostics if d.severity == "error"],
-                                  bib.strings, bib.files)
-        if not paths:
-            log.warning(f"no .bib files found under {self.config.bibliography}; citations cannot resolve.")
-        _report(bib.diagnostics)
-        return bib
-
-    def _load_claims(self, config: MkDocsConfig) -> None:
-        bib = self.bib
-        docs = Path(config.docs_dir)
-        self.claims, diags = load_claims(docs, self.config.claims_dir, bib.entries, self.docs_prefix)
-        article_file = docs / self.config.article
-        article = None
-        if article_file.exists():
-            article = checks.article_text(article_file.read_text(encoding="utf-8-sig"))
-            self.claims.sort(key=lambda c: (quotes.find(c.quote, article) or (len(article), 0))[0])
-        elif self.claims:
-            log.warning(f"{self.docs_prefix}/{self.config.article}:1:1: claim-misquote: the article page is "
-                        "missing, so no claim quote can be checked; set 'article' in the plugin options.")
-        diags += checks.check_all(self.claims, bib, article, f"{self.docs_prefix}/{self.config.article}")
-        _report(diags)
+    def _report(self, diags: list[Diagnostic]) -> None:
+        shown: Counter[str] = Counter()
+        for d in sorted(set(diags)):
+            line = f"{d.path}:{d.line}:{d.col}: {d.code}: {d.message}"
+            if d.severity == Severity.ERROR:
+                self.errors += 1
+                log.error(line)
+            else:
+                shown[d.code] += 1
+                if shown[d.code] <= WARNINGS_SHOWN:
+                    log.info(line)
+        for code, n in shown.items():
+            if n > WARNINGS_SHOWN:
+                log.info(f"... and {n - WARNINGS_SHOWN} more '{code}' warnings; 'evidencekb check' lists them all.")
 
     def _add_claims_to_nav(self, config: MkDocsConfig) -> None:
         """List claim pages, in the article's order, in the nav section holding claims/index.md."""
-        index = f"{self.config.claims_dir}/index.md"
-        pages_ = [f"{self.config.claims_dir}/{c.slug}.md" for c in self.claims]
+        assert self.site is not None
+        claims_dir = self.site.project.options.claims_dir.strip("/")
+        index = f"{claims_dir}/index.md"
+        pages_ = [f"{claims_dir}/{c.slug}.md" for c in self.site.claims]
+
+        def target(x: Any) -> Any:
+            return x if isinstance(x, str) else next(iter(x.values()), None) if isinstance(x, dict) else None
 
         def visit(items: Any) -> bool:
             if not isinstance(items, list):
@@ -133,9 +107,8 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
             for item in items:
                 values = list(item.values()) if isinstance(item, dict) else [item]
                 for v in values:
-                    if isinstance(v, list) and index in [x if isinstance(x, str) else next(iter(x.values()), None)
-                                                          for x in v]:
-                        present = {x if isinstance(x, str) else next(iter(x.values()), None) for x in v}
+                    if isinstance(v, list) and index in [target(x) for x in v]:
+                        present = {target(x) for x in v}
                         v.extend(p for p in pages_ if p not in present)
                         return True
                     if visit(v):
@@ -146,166 +119,79 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
 
     # --- generated pages --------------------------------------------------------------
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
-        assert self.ctx is not None
-        bib = self.ctx.bib
-        docs = Path(config.docs_dir)
-
+        assert self.site is not None
         for asset in ASSETS:
             src = f"assets/{asset}"
             if files.get_file_from_path(src) is None:
                 content = resources.files("evidencekb").joinpath(f"assets/{asset}").read_text(encoding="utf-8")
                 files.append(File.generated(config, src, content=content))
-        if not self.config.generate_pages:
-            return files
-        fmts = {s: formatter_for(s) for s in self.config.styles}
-        cited = self._cited_keys(docs)
-        for key in sorted(bib.entries):
-            src = f"references/{key}.md"
+        for src, content in self.site.generated(self.formatter).items():
             if files.get_file_from_path(src) is None:
-                files.append(File.generated(config, src, content=pages.reference_page(
-                    bib.entries[key], bib, self.claims, fmts)))
-        generated = {
-            "bibliography.md": lambda: pages.bibliography_page(
-                [k for k in bib.entries if k in cited], bib, self.ctx.formatter),  # type: ignore[union-attr]
-            "evidence-map.md": lambda: pages.evidence_map_page(self.claims, bib),
-            "topics.md": lambda: pages.topics_page(self.claims),
-            "changes.md": lambda: pages.changes_page(self.claims),
-            "codes.md": pages.codes_page,
-        }
-        for src, make in generated.items():
-            if files.get_file_from_path(src) is None:
-                files.append(File.generated(config, src, content=make()))
-        self._downloads(files, config, [bib.entries[k] for k in bib.entries if k in cited], "downloads/references")
-        for claim in self.claims:
-            entries = [bib.entries[k] for k in dict.fromkeys(it.ref for it in claim.evidence) if k in bib.entries]
-            self._downloads(files, config, entries, f"downloads/claims/{claim.slug}")
+                f = File.generated(config, src, content=content)
+                if src.startswith("references/"):
+                    f.inclusion = InclusionLevel.NOT_IN_NAV
+                files.append(f)
         return files
-
-    @staticmethod
-    def _downloads(files: Files, config: MkDocsConfig, entries: list[bibmod.Entry], stem: str) -> None:
-        for suffix, make in ((".bib", exports.to_bibtex), (".json", exports.to_csl_json), (".ris", exports.to_ris)):
-            if files.get_file_from_path(stem + suffix) is None:
-                files.append(File.generated(config, stem + suffix, content=make(entries)))
-
-    def _cited_keys(self, docs: Path) -> set[str]:
-        keys = {it.ref for c in self.claims for it in c.evidence}
-        for p in docs.rglob("*.md"):
-            text = p.read_text(encoding="utf-8-sig", errors="replace")
-            if "@" in text:
-                keys.update(k for cl in scan(text) for k in cl.keys)
-        return keys
 
     # --- pages ------------------------------------------------------------------------
     def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-        assert self.ctx is not None
+        assert self.ctx is not None and self.site is not None
         src = page.file.src_uri
         self.ctx.page = src
-        claim = self._claim_for(src)
-        if claim is not None:
-            article_url = "../" + self.config.article
-            return (pages.claim_header(claim, self.ctx.bib, article_url, self._json_ld(claim, config))
-                    + markdown + pages.claim_footer(claim, self._cite_this(claim, config),
-                                                    pages.downloads_block(f"../downloads/claims/{claim.slug}")))
-        if src == self.config.article and self.claims:
-            prefix = "../" * src.count("/")
-            return pages.annotate_article(markdown, self.claims, prefix + "claims/{slug}.md")
-        return markdown
-
-    def _page_url(self, config: MkDocsConfig, path: str) -> str:
-        base = (config.site_url or "").rstrip("/")
-        return f"{base}/{path}" if base else f"{PLACEHOLDER_BASE}/{path}"
-
-    def _cite_this(self, claim: Claim, config: MkDocsConfig) -> str:
-        url = self._page_url(config, f"{self.config.claims_dir}/{claim.slug}/")
-        entry = exports.page_entry(claim, config.site_name, url)
-        texts = {"AMA": formatter_for("american-medical-association").format(entry).text,
-                 "APA": formatter_for("apa").format(entry).text,
-                 "BibTeX": exports.to_bibtex([entry]).strip()}
-        return pages.cite_this_block(texts)
-
-    def _json_ld(self, claim: Claim, config: MkDocsConfig) -> str:
-        meta = self._article_meta(config)
-        article_path = self.config.article.removesuffix(".md").removesuffix("index") + "/"
-        data = exports.claim_review(
-            claim, url=self._page_url(config, f"{self.config.claims_dir}/{claim.slug}/"),
-            article_url=self._page_url(config, article_path.lstrip("/")), site_name=config.site_name,
-            verdict_label=pages.VERDICT_LABELS[claim.verdict], article_meta=meta)
-        return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-
-    def _article_meta(self, config: MkDocsConfig) -> dict[str, str]:
-        path = Path(config.docs_dir) / self.config.article
-        front, _, _ = split_front_matter(path.read_text(encoding="utf-8-sig")) if path.exists() else ("", "", 0)
-        meta = yaml.safe_load(front) or {} if front else {}
-        return {"author": str(meta.get("author", "")), "title": str(meta.get("title", "")),
-                "date": str(meta.get("published", ""))}
-
-    def _claim_for(self, src: str) -> Claim | None:
-        folder = self.config.claims_dir.rstrip("/") + "/"
-        if not src.startswith(folder):
-            return None
-        slug = src[len(folder):].removesuffix(".md")
-        return next((c for c in self.claims if c.slug == slug), None)
+        title = self.site.page_title(src)
+        if title is not None:  # themes print titles unescaped: the claim's must be escaped HTML
+            page.meta["title"] = title
+            page.title = title  # type: ignore[misc]
+        return self.site.page_markdown(src, markdown, self.formatter)
 
     def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-        assert self.ctx is not None
+        assert self.ctx is not None and self.site is not None
         src = page.file.src_uri
         result = self.ctx.results.get(src)
-        if result and result.unknown:
-            self._report_unknown(src, page, result.unknown)
+        if result and result.unknown and not page.file.generated_by:
+            # The site stage reported what the Markdown source cites; what only the rendered page
+            # cites (through an included file) is reported here.
+            known_places = self.site.cited_in_docs()
+            missing = [k for k in dict.fromkeys(result.unknown) if k not in known_places]
+            self._report([diag(f"{self.site.project.docs_prefix}/{src}", 1, 1, "unknown-citation",
+                               f"'@{k}' is not a key in any .bib file (cited through an included file?)."
+                               f"{self.site.bib.suggest(k)}") for k in missing])
         self.ctx.page = None
         return html
-
-    def _report_unknown(self, src: str, page: Page, unknown: list[str]) -> None:
-        assert self.ctx is not None
-        display = f"{self.docs_prefix}/{src}"
-        text = page.file.content_string if not page.file.generated_by else ""
-        _, body, _ = split_front_matter(text)
-        offset = text[: len(text) - len(body)].count("\n")
-        located = [c for c in scan(body, offset + 1)]
-        claim = self._claim_for(src)
-        evidence_refs = {it.ref for it in claim.evidence} if claim else set()
-        diags: list[Diagnostic] = []
-        for key in dict.fromkeys(unknown):
-            hint = self.ctx.bib.suggest(key)
-            places = [(c.line, c.col) for c in located if key in c.keys]
-            if not places:
-                if key in evidence_refs:
-                    continue  # already reported as claim-unknown-ref on the record's line
-                places = [(1, 1)]
-            for line, col in places:
-                diags.append(Diagnostic(display, line, col, "unknown-citation",
-                                        f"'@{key}' is not a key in any .bib file.{hint}"))
-        _report(diags)
 
     @event_priority(100)  # before other plugins (minifiers) see the page
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:
         # page.content keeps the compact markers (MkDocs holds every page's content until
         # the build ends); only the written page gets the full markup.
-        assert self.ctx is not None
+        assert self.ctx is not None and self.site is not None
         result = self.ctx.results.pop(page.file.src_uri, None)  # nothing of it is needed after this
         if result is None or not result.deferred:
             return output
         output, complete = self.ctx.restore(output, result)
         if not complete:
-            _report([diag(f"{self.docs_prefix}/{page.file.src_uri}", 1, 1, "page-markup-lost",
-                          "the rendered page lacks the HTML comments marking where its citation links or "
-                          "reference list go (its template does not show page.content, or a plugin changed "
-                          "them); show page.content, or list evidencekb before that plugin.")])
+            self._report([diag(f"{self.site.project.docs_prefix}/{page.file.src_uri}", 1, 1, "page-markup-lost",
+                               "the rendered page lacks the HTML comments marking where its citation links or "
+                               "reference list go (its template does not show page.content, or a plugin changed "
+                               "them); show page.content, or list evidencekb before that plugin.")])
         return output
 
     def on_post_build(self, config: MkDocsConfig) -> None:
-        assert self.ctx is not None
-        for f in _FORMATTERS.values():
-            if f.store is not None:
-                f.store.save()
+        assert self.site is not None
+        self.formatter.save()
         out = Path(config.site_dir) / "claims.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(pages.claims_json(self.claims, self.ctx.bib, self.ctx.formatter, config.site_url or ""),
-                       encoding="utf-8")
+        tmp.write_text(self.site.claims_json(self.formatter), encoding="utf-8")
         os.replace(tmp, out)
+        if config.strict and self.errors:
+            # MkDocs counts logged errors too, but a quiet or custom log setup may drop them.
+            raise Abort(f"evidencekb: {self.errors} error(s) in strict mode; see the messages above.")
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
-        for p in bibmod.find_bib_files(self.root, self.config.bibliography):
-            server.watch(str(p))
+        assert self.site is not None
+        p = self.site.project
+        for spec in p.options.bibliography + [p.options.screening_dir, p.options.risk_of_bias, p.options.mcid]:
+            path = p.root / spec
+            if path.exists():  # a folder is watched whole: a .bib added while serving is seen
+                server.watch(str(path))
         return server

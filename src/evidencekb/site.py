@@ -1,0 +1,383 @@
+"""The site stage: the library, the records and the docs in; checks, pages and files out. Pure.
+
+No engine is imported here. The MkDocs plugin (also used by ProperDocs) and
+the Zensical path (``evidencekb build --engine zensical``) are thin adapters
+over :class:`Site`, and ``evidencekb check`` runs the very same checks, so the
+build and the command cannot disagree on a diagnostic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from . import bibliography as bibmod
+from . import checks, exports, mcid, pages, quotes, rob, screening
+from .citations import scan
+from .claims import Claim, load_claims, split_front_matter
+from .diagnostics import Diagnostic, Severity, diag
+from .yamlsafe import read_text
+
+__all__ = ["Options", "Project", "Site", "Formatters", "formatters", "PLACEHOLDER_BASE", "REFERENCE_PAGES"]
+
+#: Stands for the site's address when site_url is not set; the page script puts the real one in.
+PLACEHOLDER_BASE = "https://site.invalid"
+REFERENCE_PAGES = ("cited", "all", "none")
+
+
+@dataclass
+class Options:
+    """The plugin's options, as plain data (the same names in ``mkdocs.yml`` for every engine)."""
+
+    bibliography: list[str] = field(default_factory=lambda: ["references"])
+    style: str = "american-medical-association"
+    styles: list[str] = field(default_factory=lambda: ["american-medical-association", "apa", "nlm-citation-sequence"])
+    references_title: str = "References"
+    article: str = "article.md"
+    claims_dir: str = "claims"
+    screening_dir: str = "screening"
+    risk_of_bias: str = "references/risk-of-bias.yaml"
+    mcid: str = "references/mcid.yaml"
+    generate_pages: bool = True
+    reference_pages: str = "cited"
+    cache: bool = True
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Options:
+        """Options from ``mkdocs.yml``'s plugin entry; unknown names are ignored here (the
+        engine's own config validation reports them)."""
+        known = {f.name for f in fields(cls)}
+        out = cls()
+        for k, v in data.items():
+            if k in known and v is not None:
+                setattr(out, k, list(v) if isinstance(v, (list, tuple)) else v)
+        if isinstance(out.bibliography, str):
+            out.bibliography = [out.bibliography]
+        return out
+
+
+@dataclass
+class Project:
+    """Where things are: the folder of ``mkdocs.yml``, the docs folder, the site's settings."""
+
+    root: Path
+    docs_dir: Path
+    options: Options = field(default_factory=Options)
+    site_name: str = ""
+    site_url: str = ""
+    directory_urls: bool = True
+
+    @property
+    def docs_prefix(self) -> str:
+        try:
+            return self.docs_dir.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return self.docs_dir.as_posix()
+
+    def display(self, path: Path) -> str:
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    @classmethod
+    def from_config_file(cls, config_file: Path) -> Project:
+        """A project from its ``mkdocs.yml``, read without an engine (tolerating ``!!python`` tags)."""
+        import yaml
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+        root = config_file.resolve().parent
+        data: dict[str, Any] = {}
+        if config_file.exists():
+            loaded = yaml.load(config_file.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 - safe subclass
+            data = loaded if isinstance(loaded, dict) else {}
+        opts: dict[str, Any] = {}
+        for plugin in data.get("plugins") or []:
+            if isinstance(plugin, dict) and "evidencekb" in plugin:
+                opts = dict(plugin["evidencekb"] or {})
+        return cls(root, root / str(data.get("docs_dir", "docs")), Options.from_mapping(opts),
+                   str(data.get("site_name") or ""), str(data.get("site_url") or ""),
+                   bool(data.get("use_directory_urls", True)))
+
+
+class Site:
+    """Everything one build (or one check) needs, loaded once."""
+
+    def __init__(self, project: Project, bib: bibmod.Bibliography) -> None:
+        self.project = project
+        self.bib = bib
+        self.claims: list[Claim] = []
+        self.article: str | None = None  # the article's prose (for quotes)
+        self.rob: dict[str, rob.Judgement] = {}
+        self.mcid: dict[str, mcid.Mcid] = {}
+        self.logs: dict[str, screening.Log | None] = {}
+        self.diagnostics: list[Diagnostic] = list(bib.diagnostics)
+        opts = project.options
+        self.urls = pages.Urls(project.directory_urls, opts.claims_dir.strip("/"), opts.article)
+        self._formatters: Callable[[str], Any] | None = None
+
+    # --- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, project: Project, cache_dir: Path | None = None) -> Site:
+        """Load the library (through the cache when given), the claims and the appraisal records."""
+        from .cache import load_library
+
+        paths = bibmod.find_bib_files(project.root, project.options.bibliography)
+        bib = load_library(paths, project.root, cache_dir)
+        site = cls(project, bib)
+        if not paths:
+            site.diagnostics.append(diag("mkdocs.yml", 1, 1, "bib-read",
+                                         f"no .bib files found under {project.options.bibliography}; citations "
+                                         "cannot resolve. Set 'bibliography' in the plugin options."))
+        site._load_records()
+        return site
+
+    def _load_records(self) -> None:
+        p, opts = self.project, self.project.options
+        known = self.bib.entries
+        self.claims, diags = load_claims(p.docs_dir, opts.claims_dir, known, p.docs_prefix)
+        self.diagnostics += diags
+        rob_file = p.root / opts.risk_of_bias
+        self.rob, diags = rob.load(rob_file, p.display(rob_file), known)
+        self.diagnostics += diags
+        mcid_file = p.root / opts.mcid
+        self.mcid, diags = mcid.load(mcid_file, p.display(mcid_file), known)
+        self.diagnostics += diags
+        for c in self.claims:
+            path = self.log_path(c.slug)
+            self.logs[c.slug], diags = screening.load(path, p.display(path))
+            self.diagnostics += diags
+        article_file = p.docs_dir / opts.article
+        if article_file.exists():
+            text, diags = read_text(article_file.read_bytes(), self.article_display, "claim-misquote")
+            self.diagnostics += diags
+            if text is not None:
+                self.article = checks.article_text(text)
+                self.claims.sort(key=lambda c: (quotes.find(c.quote, self.article or "") or (len(self.article or ""), 0))[0])
+
+    @property
+    def article_display(self) -> str:
+        return f"{self.project.docs_prefix}/{self.project.options.article}"
+
+    def log_path(self, slug: str) -> Path:
+        return self.project.root / self.project.options.screening_dir / f"{slug}.yaml"
+
+    @property
+    def appraisal(self) -> pages.Appraisal:
+        return pages.Appraisal(self.rob, self.mcid, self.logs, self.reference_keys())
+
+    # --- checks ---------------------------------------------------------------------------
+    def check(self) -> list[Diagnostic]:
+        """Every content check, once: what the build reports and ``evidencekb check`` prints."""
+        out = list(self.diagnostics)
+        if self.claims and self.article is None and not any(d.path == self.article_display for d in out):
+            out.append(diag(self.article_display, 1, 1, "claim-misquote",
+                            "the article page is missing, so no claim quote can be checked; set 'article' in the "
+                            "plugin options."))
+        if self.article is not None:
+            out += checks.check_claim_quotes(self.claims, self.article, self.article_display)
+        out += checks.check_evidence_quotes(self.claims, self.bib)
+        for c in self.claims:
+            out += checks.check_appraisal(c, self.bib, self.rob, self.mcid)
+            path = self.log_path(c.slug)
+            out += checks.check_screening(c, self.logs.get(c.slug), self.project.display(path))
+        out += self.check_citations()
+        return sorted(set(out))
+
+    def cited_in_docs(self) -> dict[str, list[tuple[str, int, int]]]:
+        """Every key cited in the docs' Markdown, with its places (display path, line, column)."""
+        out: dict[str, list[tuple[str, int, int]]] = {}
+        docs = self.project.docs_dir
+        for p in sorted(docs.rglob("*.md")) if docs.is_dir() else []:
+            try:
+                text = p.read_bytes().decode("utf-8-sig", errors="replace")
+            except OSError:
+                continue
+            if "@" not in text:
+                continue
+            display = self.project.display(p)
+            for cl in scan(text):
+                for key in cl.keys:
+                    out.setdefault(key, []).append((display, cl.line, cl.col))
+        return out
+
+    def check_citations(self) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        cited = self.cited_in_docs()
+        for key, places in cited.items():
+            if key not in self.bib.entries:
+                for path, line, col in places:
+                    out.append(diag(path, line, col, "unknown-citation",
+                                    f"'@{key}' is not a key in any .bib file.{self.bib.suggest(key)}"))
+        used = set(cited) | {it.ref for c in self.claims for it in c.evidence}
+        entries = self.bib.entries
+        for key in entries:
+            if key not in used:
+                path, line = (entries.place(key) if isinstance(entries, bibmod.LazyEntries)
+                              else (entries[key].path, entries[key].line))
+                out.append(diag(path, line, 1, "uncited-entry", f"no page cites '{key}'."))
+        return out
+
+    # --- generated pages and files ------------------------------------------------------------
+    def cited_keys(self) -> set[str]:
+        keys = {it.ref for c in self.claims for it in c.evidence} | set(self.cited_in_docs())
+        return {k for k in keys if k in self.bib.entries}
+
+    def reference_keys(self) -> frozenset[str]:
+        """The keys that get a page of their own (option ``reference_pages``)."""
+        mode = self.project.options.reference_pages
+        if not self.project.options.generate_pages or mode == "none":
+            return frozenset()
+        if mode == "all":
+            return frozenset(self.bib.entries)
+        return frozenset(self.cited_keys())
+
+    def generated(self, formatter: Callable[[str], Any]) -> dict[str, str]:
+        """The pages and files the site stage adds to the docs: docs-relative path -> text."""
+        opts = self.project.options
+        out: dict[str, str] = {}
+        if not opts.generate_pages:
+            return out
+        bib, ap, urls = self.bib, self.appraisal, self.urls
+        fmts = {s: formatter(s) for s in opts.styles}
+        for key in sorted(ap.reference_pages or ()):
+            out[urls.reference(key)] = pages.reference_page(bib.entries[key], bib, self.claims, fmts, ap, urls)
+        cited = self.cited_keys()
+        keys = [k for k in bib.entries if k in cited]
+        out["bibliography.md"] = pages.bibliography_page(keys, bib, formatter(opts.style), ap, urls)
+        out["evidence-map.md"] = pages.evidence_map_page(self.claims, bib, ap, urls)
+        out["topics.md"] = pages.topics_page(self.claims, urls)
+        out["changes.md"] = pages.changes_page(self.claims, urls)
+        out["codes.md"] = pages.codes_page()
+        out["searches.md"] = pages.search_record_page(self.claims, ap, urls)
+        entries = [bib.entries[k] for k in keys]
+        out.update(self._downloads(entries, "downloads/references"))
+        for c in self.claims:
+            refs = [bib.entries[k] for k in dict.fromkeys(it.ref for it in c.evidence) if k in bib.entries]
+            out.update(self._downloads(refs, f"downloads/claims/{c.slug}"))
+        return out
+
+    @staticmethod
+    def _downloads(entries: list[bibmod.Entry], stem: str) -> dict[str, str]:
+        return {stem + ".bib": exports.to_bibtex(entries), stem + ".json": exports.to_csl_json(entries),
+                stem + ".ris": exports.to_ris(entries)}
+
+    def claims_json(self, formatter: Callable[[str], Any]) -> str:
+        return pages.claims_json(self.claims, self.bib, formatter(self.project.options.style), self.appraisal,
+                                 self.urls, self.base_url + "/")
+
+    @property
+    def base_url(self) -> str:
+        return (self.project.site_url or "").rstrip("/") or PLACEHOLDER_BASE
+
+    def claim_for(self, src: str) -> Claim | None:
+        folder = self.project.options.claims_dir.strip("/") + "/"
+        if not src.startswith(folder):
+            return None
+        slug = src[len(folder):].removesuffix(".md")
+        return next((c for c in self.claims if c.slug == slug), None)
+
+    def page_title(self, src: str) -> str | None:
+        """The escaped title a claim page must carry (the engine prints titles unescaped)."""
+        from .safe import title_text
+
+        c = self.claim_for(src)
+        return title_text(c.heading) if c is not None else None
+
+    def page_markdown(self, src: str, markdown: str, formatter: Callable[[str], Any]) -> str:
+        """A docs page's Markdown as the site shows it: claim pages get their record around
+        their discussion, the article its claim markers, the claims index its list."""
+        claim = self.claim_for(src)
+        if claim is not None:
+            return (pages.claim_header(claim, self.bib, self.appraisal, self.urls, self._json_ld(claim))
+                    + markdown + pages.claim_footer(claim, self._cite_this(claim, formatter),
+                                                    pages.downloads_block(self._download_prefix(src, claim.slug),
+                                                                          len({it.ref for it in claim.evidence}))))
+        opts = self.project.options
+        if src == opts.article and self.claims:
+            return pages.annotate_article(markdown, self.claims, lambda slug: _md_link(src, self.urls.claim(slug)))
+        if src == f"{opts.claims_dir.strip('/')}/index.md" and "<!-- claims -->" in markdown:
+            return markdown.replace("<!-- claims -->", pages.claims_index_page(self.claims, self.urls))
+        return markdown
+
+    def _download_prefix(self, src: str, slug: str) -> str:
+        return self.urls.rel(src, f"downloads/claims/{slug}.bib").removesuffix(".bib/").removesuffix(".bib")
+
+    def _cite_this(self, c: Claim, formatter: Callable[[str], Any]) -> str:
+        url = f"{self.base_url}/{self.urls.page(self.urls.claim(c.slug))}"
+        entry = exports.page_entry(c, self.project.site_name, url)
+        texts = {"AMA": formatter("american-medical-association").format(entry).text,
+                 "APA": formatter("apa").format(entry).text,
+                 "BibTeX": exports.to_bibtex([entry]).strip()}
+        return pages.cite_this_block(texts)
+
+    def _json_ld(self, c: Claim) -> dict[str, Any]:
+        meta = self._article_meta()
+        return exports.claim_review(
+            c, url=f"{self.base_url}/{self.urls.page(self.urls.claim(c.slug))}",
+            article_url=f"{self.base_url}/{self.urls.page(self.project.options.article)}",
+            site_name=self.project.site_name, verdict_label=pages.VERDICT_LABELS[c.verdict], article_meta=meta)
+
+    def _article_meta(self) -> dict[str, str]:
+        from .yamlsafe import compose, construct
+
+        path = self.project.docs_dir / self.project.options.article
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            return {}
+        front, _, _ = split_front_matter(text)
+        node, _ = compose(front, self.article_display, 2) if front else (None, [])
+        meta = construct(node) if node is not None else {}
+        meta = meta if isinstance(meta, dict) else {}
+        return {"author": str(meta.get("author", "")), "title": str(meta.get("title", "")),
+                "date": str(meta.get("published", ""))}
+
+
+def _md_link(from_src: str, to_src: str) -> str:
+    """A docs-relative Markdown link target (the engine resolves and checks it)."""
+    import posixpath
+
+    return posixpath.relpath(to_src, posixpath.dirname(from_src) or ".")
+
+
+def errors(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diags if d.severity == Severity.ERROR]
+
+
+class Formatters:
+    """One formatter per style, each with its persistent store (the same for every engine)."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.cache_dir = cache_dir
+        self._made: dict[str, Any] = {}
+
+    def __call__(self, style: str) -> Any:
+        from .cache import FormatCache
+        from .csl import Formatter, get_style
+
+        f = self._made.get(style)
+        if f is None:
+            f = self._made[style] = Formatter(get_style(style), FormatCache(self.cache_dir, style))
+        return f
+
+    def save(self) -> None:
+        for f in self._made.values():
+            if f.store is not None:
+                f.store.save()
+
+
+#: Formatters by cache folder, kept between the builds of one process (``serve``).
+_FORMATTERS: dict[Path | None, Formatters] = {}
+
+
+def formatters(cache_dir: Path | None) -> Formatters:
+    f = _FORMATTERS.get(cache_dir)
+    if f is None:
+        f = _FORMATTERS[cache_dir] = Formatters(cache_dir)
+    return f
