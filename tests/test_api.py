@@ -7,7 +7,7 @@ import evidencekb
 
 def test_public_api() -> None:
     assert sorted(evidencekb.__all__) == sorted([
-        "Bibliography", "Entry", "load", "load_text", "Ceiling", "compute", "CiteItem", "Cluster", "scan",
+        "Bibliography", "Entry", "load", "load_text", "verdict_rule", "Site", "Project", "Options", "CiteItem", "Cluster", "scan",
         "Claim", "EvidenceItem", "parse_claim", "Formatter", "to_csl", "CODES", "Diagnostic", "Severity",
         "CitationContext", "CitationExtension",
     ])
@@ -20,3 +20,16 @@ def test_entry_points_are_registered() -> None:
 
     assert "evidencekb" in {e.name for e in entry_points(group="markdown.extensions")}
     assert "evidencekb" in {e.name for e in entry_points(group="mkdocs.plugins")}
+
+
+def test_site_options_match_the_plugin_config() -> None:
+    """The engine-free options and the MkDocs plugin's typed config name the same options."""
+    from dataclasses import fields
+
+    from evidencekb.config import EvidenceConfig
+    from evidencekb.site import Options
+
+    assert {f.name for f in fields(Options)} == {name for name, _ in EvidenceConfig._schema}
+    for f in fields(Options):
+        default = getattr(Options(), f.name)
+        assert dict(EvidenceConfig._schema)[f.name].default == default, f.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_second_load_reads_the_cache_not_the_bib(tmp_path: Path, monkeypatch: py
     bib_path, cdir = _library(tmp_path)
     first = cache.load_library([bib_path], tmp_path, cdir)
     files = sorted(p.suffix for p in cdir.iterdir())
-    assert files == [".blobs", ".pickle"]
+    assert files == [".blobs", ".json"]
     monkeypatch.setattr(cache, "_MEMORY", [None, None])
     monkeypatch.setattr(bibmod, "load", lambda *a, **k: pytest.fail("parsed again"))
     second = cache.load_library([bib_path], tmp_path, cdir)
@@ -85,12 +86,78 @@ def test_only_recent_entries_stay_unpacked(monkeypatch: pytest.MonkeyPatch) -> N
     assert len(lazy._open) == 8
 
 
-def test_entries_in_a_file_survive_pickling(tmp_path: Path) -> None:
+def test_entries_in_a_file_survive_a_saved_index(tmp_path: Path) -> None:
     lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", BIB)]).entries, tmp_path / "x.blobs")
     assert lazy._data is None and [p.name for p in tmp_path.iterdir()] == ["x.blobs"]
-    again = pickle.loads(pickle.dumps(lazy))
+    again = bibmod.LazyEntries.from_state(json.loads(json.dumps(lazy.state())), tmp_path)
     assert again["alpha2020"].fields["pmid"] == "12345"
-    assert len(pickle.dumps(lazy)) < (tmp_path / "x.blobs").stat().st_size + 2000
+    assert again.digest("zed2019") == lazy.digest("zed2019")
+
+
+def test_a_damaged_entry_of_the_right_size_is_a_clean_miss(tmp_path: Path) -> None:
+    bib_path, cdir = _library(tmp_path)
+    cache.load_library([bib_path], tmp_path, cdir)
+    blobs = next(cdir.glob("*.blobs"))
+    data = bytearray(blobs.read_bytes())
+    data[5:9] = b"XXXX"  # same size, wrong content
+    blobs.write_bytes(bytes(data))
+    cache._MEMORY[:] = [None, None]
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    with pytest.raises(bibmod.CacheDamaged, match="checksum"):
+        bib.entries["alpha2020"]
+
+
+def test_cache_files_are_data_never_code(tmp_path: Path) -> None:
+    bib_path, cdir = _library(tmp_path)
+    cache.load_library([bib_path], tmp_path, cdir)
+    index = next(cdir.glob("library-*.json"))
+    head, _, body = index.read_bytes().partition(b"\n")
+    assert head.startswith(b"evidencekb-cache-") and json.loads(body)["entries"]["keys"] == ["alpha2020", "zed2019"]
+    # A planted pickle (code on load) in place of the index is never unpickled: it fails the checksum.
+    index.write_bytes(pickle.dumps(print))
+    cache._MEMORY[:] = [None, None]
+    assert cache._read(index) is None
+    assert cache.load_library([bib_path], tmp_path, cdir).entries["zed2019"].year == "2019"
+
+
+def test_a_read_only_cache_with_a_stale_library_still_builds(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    bib_path, cdir = _library(tmp_path)
+    cache.load_library([bib_path], tmp_path, cdir)
+    bib_path.write_text(BIB.replace("Last but not least", "New title"), encoding="utf-8")
+    os.chmod(cdir, stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        cache._MEMORY[:] = [None, None]
+        if os.access(cdir, os.W_OK):  # running as root: permissions do not bind
+            pytest.skip("the file system lets this user write to a read-only folder")
+        assert cache.load_library([bib_path], tmp_path, cdir).entries["zed2019"].fields["title"] == "New title"
+    finally:
+        os.chmod(cdir, stat.S_IRWXU)
+
+
+def test_an_edited_string_macro_misses_the_format_cache(tmp_path: Path) -> None:
+    text = '@string{jt = "Journal One"}\n@article{m, author={M, M}, title={T}, journal=jt, year={2020}}\n'
+    bib_path, cdir = _library(tmp_path, text)
+    first = cache.load_library([bib_path], tmp_path, cdir)
+    f = Formatter(get_style("apa"), cache.FormatCache(cdir, "apa"))
+    assert "Journal One" in f.format(first.entries["m"]).text
+    f.store.save()
+    bib_path.write_text(text.replace("Journal One", "Journal Two"), encoding="utf-8")
+    second = cache.load_library([bib_path], tmp_path, cdir)
+    assert "Journal Two" in Formatter(get_style("apa"), cache.FormatCache(cdir, "apa")).format(second.entries["m"]).text
+
+
+def test_an_edited_style_file_misses_the_format_cache(tmp_path: Path) -> None:
+    from evidencekb.csl import style_path
+
+    csl = tmp_path / "mine.csl"
+    csl.write_text(style_path("apa").read_text(encoding="utf-8"), encoding="utf-8")
+    one = cache.FormatCache(tmp_path / ".cache", str(csl))
+    csl.write_text(csl.read_text(encoding="utf-8").replace("</style>", "<!-- edited --></style>"), encoding="utf-8")
+    two = cache.FormatCache(tmp_path / ".cache", str(csl))
+    assert one.path != two.path
 
 
 def test_cards_come_from_the_format_cache_without_unpacking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 #: command (``evidencekb check``) loads only the modules it needs.
 _EXPORTS = {
     "Bibliography": "bibliography", "Entry": "bibliography", "load": "bibliography", "load_text": "bibliography",
-    "Ceiling": "ceiling", "compute": "ceiling",
+    "verdict_rule": "grade", "Site": "site", "Project": "site", "Options": "site",
     "CiteItem": "citations", "Cluster": "citations", "scan": "citations",
     "Claim": "claims", "EvidenceItem": "claims", "parse_claim": "claims",
     "Formatter": "csl", "to_csl": "csl",
@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Bibliography", "Entry", "load", "load_text",
-    "Ceiling", "compute",
+    "verdict_rule", "Site", "Project", "Options",
     "CiteItem", "Cluster", "scan",
     "Claim", "EvidenceItem", "parse_claim",
     "Formatter", "to_csl",
