@@ -14,27 +14,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import ROOT, need
+from conftest import ARGS, CHROMIUM, ROOT, need  # noqa: F401 (browser fixture in conftest)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("EVIDENCEKB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    need(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need(False, "playwright is not installed (pip install -e '.[test]')")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

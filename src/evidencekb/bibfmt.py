@@ -180,7 +180,8 @@ def write_atomic(path: Path, text: str) -> None:
     if target.is_dir():
         raise WriteError(f"{path}: is a folder, not a file.")
     st = target.stat() if target.exists() else None
-    if st is not None and not os.access(target, os.W_OK):
+    if st is not None and (not os.access(target, os.W_OK) or not st.st_mode & stat.S_IWUSR):
+        # The mode bits too: a file marked read-only stays so even for root, who may write anything.
         raise WriteError(f"{path}: the file is read-only; make it writable to change it.")
     folder = target.parent
     _stale_temps(folder, target.name)

@@ -181,7 +181,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         "history": [{"date": today, "change": "Page created.", "reason": "New claim."}],
     }
     body = "---\n" + yaml.safe_dump(record, sort_keys=False, allow_unicode=True, width=100) + "---\n\n" \
-        "Discuss the evidence here. Cite a reference by its key in brackets, as in \\[@smith2020\\].\n"
+        "Discuss the evidence here. Cite a reference by its key in brackets, as in `[@smith2020]`.\n"
     log = project.root / project.options.screening_dir / f"{slug}.yaml"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
