@@ -121,3 +121,12 @@ def test_citation_regex_matches_as_the_plain_alternation(text: str) -> None:
         return [(m.span(), m.groupdict()) for m in rx.finditer(text)]
 
     assert matches(CITATION_RE) == matches(plain)
+
+
+def test_citations_in_footnotes_are_found_and_located() -> None:
+    from evidencekb.citations import scan
+
+    text = "Text.[^1]\n\n[^1]: See [@missing] and @other.\n\n    More [@third].\n\nAfter.\n\n    [@code] block\n"
+    found = [(c.line, c.col, c.keys) for c in scan(text)]
+    assert found == [(3, 11, ["missing"]), (3, 26, ["other"]), (5, 10, ["third"])]  # not the code after it
+    assert scan("\n    [@code]\n") == []

@@ -130,13 +130,15 @@ def match_to_cluster(m: re.Match[str]) -> Cluster | None:
 # --- locating citations in Markdown source ---------------------------------
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_FOOTNOTE = re.compile(r"^\s{0,3}\[\^[^\]]+\]:")
 _MASKS = [
     re.compile(r"(`+)(?:(?!\1).)+?\1"),                  # inline code
     re.compile(r"<!--.*?-->"),                             # HTML comments
     re.compile(r"</?[A-Za-z][^<>]*>"),                      # HTML tags and their attributes
     re.compile(r"<[^<>\s]+[@:][^<>\s]*>"),                  # autolinks <http://..> <a@b>
     re.compile(r"\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"),         # link targets ](...)
-    re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$"),           # reference definitions
+    re.compile(r"^\s{0,3}\[(?!\^)[^\]]+\]:\s*\S+.*$"),       # reference definitions (not footnotes)
+    re.compile(r"^\s{0,3}\[\^[^\]]+\]:"),                     # a footnote's label (its text is prose)
     re.compile(r"\b(?:https?|ftp|mailto):[^\s<>)\]]+"),     # bare URLs
     re.compile(r"\\[@\[\]\\`*_]"),                          # backslash escapes
 ]
@@ -154,7 +156,19 @@ def scan(markdown: str, first_line: int = 1) -> list[Cluster]:
     fence: str | None = None
     prev_blank = True
     in_indented = False
+    in_footnote = False
     for n, line in enumerate(markdown.split("\n"), first_line):
+        if _FOOTNOTE.match(line):
+            in_footnote = True
+        elif line.strip() and not line.startswith(("    ", "\t")):
+            in_footnote = False
+        elif in_footnote and line.strip():  # a footnote's indented paragraph is prose, not code
+            for m in CITATION_RE.finditer(_mask(line)):
+                cluster = match_to_cluster(m)
+                if cluster is not None:
+                    out.append(Cluster(cluster.items, cluster.narrative, n, m.start() + 1, m.group(0)))
+            prev_blank = False
+            continue
         f = _FENCE.match(line)
         if fence:
             if f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence):
