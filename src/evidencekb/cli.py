@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -195,6 +196,84 @@ def cmd_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Re-run each claim's PubMed searches; list (or add) records not yet screened."""
+    import datetime as dt
+
+    from .bibfmt import WriteError, write_atomic
+    from .living import Client, NetworkError, search_claim, unscreened_rows
+
+    root = Path(args.root).resolve()
+    project = _project(root)
+    site = Site.load(project, None)
+    client = Client()
+    today = dt.date.today().isoformat()
+    total = 0
+    for c in site.claims:
+        if args.claim and c.slug not in args.claim:
+            continue
+        log = site.logs.get(c.slug)
+        ids = [r.id for r in log.records] if log else []
+        try:
+            found, ran = search_claim(client, c.searches, ids, site.bib.entries, today)
+        except NetworkError as exc:
+            return _fail(str(exc))
+        if not ran:
+            print(f"{c.slug}: no PubMed search recorded (add one with source: pubmed to {c.path}).")
+            continue
+        total += len(found)
+        print(f"{c.slug}: {len(found)} new record(s) from {ran} PubMed search(es) since "
+              f"{c.searched or 'the start'}.")
+        for f in found:
+            print(f"  pmid:{f.pmid}  {f.year or '----'}  {f.title}")
+        if args.add and found:
+            path = site.log_path(c.slug)
+            try:
+                old = _read_utf8(path) if path.exists() else "records:\n"
+            except ValueError as exc:
+                return _fail(str(exc))
+            text = old if old.endswith("\n") else old + "\n"
+            if re.search(r"^records:\s*\[\s*\]\s*$", text, re.M):
+                text = re.sub(r"^records:\s*\[\s*\]\s*$", "records:", text, flags=re.M)
+            pubmed = [i for i, s in enumerate(c.searches, 1) if s.source == "pubmed"]
+            try:
+                write_atomic(path, text + unscreened_rows(found, pubmed[0] if len(pubmed) == 1 else None))
+            except (WriteError, OSError) as exc:
+                return _fail(str(exc))
+            print(f"  added as unscreened to {project.display(path)}; screen them, then set each search's date to "
+                  f"{today} in {c.path}.")
+    print(f"{total} new record(s); {client.requests} request(s) to NCBI.")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check every entry's metadata against Crossref (DOI) and PubMed (PMID)."""
+    from .living import Client, NetworkError, esummary, verify_entry
+
+    root = Path(args.root).resolve()
+    project = _project(root)
+    bib = bibmod.load(bibmod.find_bib_files(root, project.options.bibliography), root)
+    keys = args.keys or list(bib.entries)
+    client = Client()
+    diags: list[Diagnostic] = []
+    try:
+        pmids = [bib[k].fields["pmid"].strip() for k in keys if k in bib and bib[k].fields.get("pmid", "").strip()]
+        pubmed = esummary(client, pmids) if pmids else {}
+        for k in keys:
+            if k not in bib:
+                print(f"error: '{k}' is not a key in any .bib file.{bib.suggest(k)}", file=sys.stderr)
+                return 2
+            diags += verify_entry(client, bib[k], pubmed)
+    except NetworkError as exc:
+        return _fail(str(exc))
+    for d in sorted(diags):
+        print(d)
+    errors = sum(1 for d in diags if d.severity == Severity.ERROR)
+    print(f"{len(keys)} entr{'y' if len(keys) == 1 else 'ies'} checked: {errors} error(s), "
+          f"{len(diags) - errors} warning(s).")
+    return 1 if errors or (args.strict and diags) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="evidencekb", description="Check and maintain the evidence knowledge base.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -233,8 +312,27 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--topic", default="mechanism", choices=("anatomy", "mechanism", "cause", "treatment",
                                                              "prognosis", "context"))
     c.set_defaults(func=cmd_new)
+    p = sub.add_parser("search", parents=[common], help="re-run each claim's PubMed searches and list new records",
+                       description="Re-run every search recorded with source 'pubmed' (NCBI E-utilities) from the "
+                                   "day it was last run, and list the records the claim's screening log does not "
+                                   "hold. Needs a network; NCBI_API_KEY raises the rate limit; HTTPS_PROXY is used.")
+    p.add_argument("claim", nargs="*", help="claim slugs (default: every claim)")
+    p.add_argument("--add", action="store_true", help="append the new records to the screening logs as unscreened")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("verify", parents=[common], help="check entries' metadata against Crossref and PubMed",
+                       description="Look each entry's DOI up in Crossref and its PMID in PubMed, and report where "
+                                   "the library disagrees (title, first author, year, journal, volume, first page) "
+                                   "and any retraction. Needs a network.")
+    p.add_argument("keys", nargs="*", help="citation keys (default: every entry)")
+    p.add_argument("--strict", action="store_true", help="exit 1 on any mismatch, not only errors")
+    p.set_defaults(func=cmd_verify)
     args = ap.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -53,6 +53,9 @@ CODES: dict[str, tuple[Severity, str]] = {
     "screening-unused": (Severity.ERROR, "An included record of a screening log is not used by any evidence item."),
     "screening-unscreened": (Severity.WARNING, "A screening log holds records not yet screened (from a new search)."),
     "search-outdated": (Severity.ERROR, "A claim's latest search is older than its review date, or no search has a date."),
+    "verify-mismatch": (Severity.WARNING, "Crossref or PubMed gives a field (title, first author, year, journal, volume, first page) differently."),
+    "verify-not-found": (Severity.ERROR, "Crossref does not know an entry's DOI, or PubMed its PMID."),
+    "verify-retracted": (Severity.ERROR, "Crossref or PubMed reports the work as retracted."),
     "mcid-invalid": (Severity.ERROR, "The table of minimal important differences has a wrong field or value."),
     "effect-unknown-scale": (Severity.ERROR, "An effect names a scale the table of minimal important differences does not define."),
 }
