@@ -9,8 +9,9 @@ import pytest
 from conftest import ROOT
 from evidencekb import quotes
 from evidencekb.bibliography import find_bib_files, lint, load
-from evidencekb.checks import article_text, check_all
+from evidencekb.checks import article_text
 from evidencekb.claims import load_claims
+from evidencekb.site import Project, Site
 
 BIB = load(find_bib_files(ROOT, ["references"]), ROOT)
 CLAIMS, PROBLEMS = load_claims(ROOT / "docs", "claims", BIB.entries)
@@ -19,7 +20,8 @@ ARTICLE = article_text((ROOT / "docs" / "article.md").read_text(encoding="utf-8"
 
 def test_records_and_library_are_clean() -> None:
     assert PROBLEMS == []
-    assert check_all(CLAIMS, BIB, ARTICLE, "docs/article.md") == []
+    site = Site.load(Project.from_config_file(ROOT / "mkdocs.yml"), None)
+    assert [str(d) for d in site.check() if d.severity == "error"] == []
     assert [d for d in BIB.diagnostics + lint(BIB) if d.severity == "error"] == []
 
 
@@ -32,10 +34,18 @@ def test_library_size_and_fields() -> None:
         assert e.design, e.key
 
 
-def test_claim_quotes_do_not_overlap() -> None:
-    spans = sorted(quotes.find(c.quote, ARTICLE) or (0, 0) for c in CLAIMS)
-    for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
-        assert a1 <= b0
+def test_every_sentence_of_the_article_that_claims_something_is_quoted() -> None:
+    """The article's factual and clinical sentences each fall under a claim's quote."""
+    spans = [quotes.find(c.quote, ARTICLE) for c in CLAIMS]
+    assert all(spans)
+    covered = set()
+    for a, b in spans:  # type: ignore[misc]
+        covered.update(range(a, b))
+    for sentence in ("It has very little elasticity", "The knee is innocent", "private Pilates",
+                     "prevents recurrence", "most of them still have IT band pain", "stabilizing the pelvis",
+                     "why the IT band is tense in the first place"):
+        start = ARTICLE.index(sentence)
+        assert start in covered, sentence
 
 
 REQUIRED_SLUGS = {
@@ -44,6 +54,9 @@ REQUIRED_SLUGS = {
     "friction-over-condyle", "tfl-compensates-weak-gluteus-medius", "weak-gluteus-medius-causes-itbs",
     "myofascial-release-tfl", "neuromuscular-therapy-trigger-points", "glute-strengthening-resolves-itbs",
     "foam-rolling-prolongs-itbs", "most-runners-foam-roll",
+    # the title claim, the premise, and the four parts of the treatment promise
+    "foam-rolling-does-not-fix-itbs", "itb-abnormally-tense", "gluteus-medius-stabilises-pelvis",
+    "hip-treatment-at-the-source", "hip-treatment-prevents-recurrence", "pilates-strengthens-gluteus-medius",
 }
 
 
@@ -53,8 +66,8 @@ def test_every_claim_of_the_article_has_a_page() -> None:
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.slug for c in CLAIMS])
 def test_claim_page_is_complete(claim) -> None:  # type: ignore[no-untyped-def]
-    assert claim.clients and claim.practice and claim.reviewed and claim.history
-    assert len(claim.evidence) >= 3
+    assert claim.clients and claim.practice and claim.reviewed and claim.history and claim.bottom_line
+    assert len(claim.evidence) >= 3 and claim.outcomes and claim.searches
     assert claim.body.strip().count("@") >= 2  # the discussion cites its evidence
     quoted = sum(1 for e in claim.evidence if e.quote)
     with_abstract = sum(1 for e in claim.evidence if BIB[e.ref].fields.get("abstract"))
@@ -80,6 +93,14 @@ def _grade(text: str) -> float:
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.slug for c in CLAIMS])
 def test_client_summary_reads_at_grade_8_or_below(claim) -> None:  # type: ignore[no-untyped-def]
     assert _grade(claim.clients) <= 8.0
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=[c.slug for c in CLAIMS])
+def test_bottom_line_is_one_plain_sentence(claim) -> None:  # type: ignore[no-untyped-def]
+    line = claim.bottom_line
+    assert len(line.split()) <= 35 and line.endswith(".") and "@" not in line
+    assert len([s for s in line.replace("e.g.", "eg").split(". ") if s]) == 1, line
+    assert _grade(line) <= 10.0, line
 
 
 def test_library_files_are_formatted() -> None:
