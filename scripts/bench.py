@@ -31,11 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the iliotibial band tension runners cyclists knee hip abductor strength trial cohort evidence "
-         "fascia compression friction stiffness load training pain recovery weeks rehabilitation study "
-         "participants measured reported increased decreased compared baseline outcome analysis").split()
-SURNAMES = ("Smith Jones Müller García Nguyen Rossi Kowalski O'Brien van der Berg Dupont Silva Kim Chen "
-            "Fernández Ivanova Okafor Hansen Larsen Novak Popescu").split()
+WORDS = ["the", "iliotibial", "band", "tension", "runners", "cyclists", "knee", "hip", "abductor", "strength", "trial", "cohort", "evidence", "fascia", "compression", "friction", "stiffness", "load", "training", "pain", "recovery", "weeks", "rehabilitation", "study", "participants", "measured", "reported", "increased", "decreased", "compared", "baseline", "outcome", "analysis"]
+SURNAMES = ["Smith", "Jones", "Müller", "García", "Nguyen", "Rossi", "Kowalski", "O'Brien", "van", "der", "Berg", "Dupont", "Silva", "Kim", "Chen", "Fernández", "Ivanova", "Okafor", "Hansen", "Larsen", "Novak", "Popescu"]
 JOURNALS = ["Br J Sports Med", "Am J Sports Med", "J Orthop Sports Phys Ther", "Clin J Sport Med",
             "Sports Med", "Gait Posture", "J Biomech", "Scand J Med Sci Sports"]
 PLAIN_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc"]

@@ -250,4 +250,4 @@ def test_search_older_than_review_fails() -> None:
     c.searches[0].date = "2026-10-01"
     (d,) = check_screening(c, log, "s.yaml")
     assert d.code == "search-outdated" and "2026-10-01" in d.message
-    assert [d.code for d in check_screening(c, None, "s.yaml")][0] == "screening-missing"
+    assert next(d.code for d in check_screening(c, None, "s.yaml")) == "screening-missing"

@@ -4,16 +4,13 @@ accessibility (axe-core) in both palettes, and internal links (linkchecker)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from conftest import ARGS, CHROMIUM, ROOT, need  # noqa: F401 (browser fixture in conftest)
 
 pytestmark = pytest.mark.browser
@@ -173,7 +170,9 @@ def test_claim_page_prints_as_a_clean_handout(browser, served_site: str, built_s
         text = " ".join((p.extract_text() or "") for p in reader.pages)
         flat = " ".join(text.split())
         assert 1 <= len(reader.pages) <= 2, (claim["slug"], len(reader.pages))
-        assert "Verdict:" in flat and "For clients" in flat and "What it means in practice" in flat
+        from evidencekb.pages import VERDICT_LABELS
+
+        assert VERDICT_LABELS[claim["verdict"]] in flat and "For clients" in flat and "What it means in practice" in flat
         assert "References" in flat and claim["reviewed"] in flat
         assert f"claims/{claim['slug']}/" in flat.replace(" ", "")  # the page's address
         for chrome in ("Table of contents", "Search", "Evidence map"):

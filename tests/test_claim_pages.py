@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from mkdocs.exceptions import Abort
-
 from conftest import ROOTS, build_site
+from mkdocs.exceptions import Abort
 
 
 def test_pages_build_from_the_records(site_builder) -> None:  # type: ignore[no-untyped-def]

@@ -9,10 +9,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import ROOTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOTS
 from evidencekb.bibfmt import format_text
 from evidencekb.bibliography import load_text
 from evidencekb.cli import main
@@ -96,7 +96,7 @@ _entries = st.dictionaries(_names, _values, min_size=1, max_size=8)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_entries, min_size=1, max_size=5))
 def test_parse_fmt_parse_keeps_every_entry_and_field(entries: list[dict[str, str]]) -> None:
-    text = "\n".join("@article{k%d,\n%s}\n" % (i, "".join(f"  {k} = {{{v}}},\n" for k, v in e.items()))
+    text = "\n".join("@article{k" + str(i) + ",\n" + "".join(f"  {k} = {{{v}}},\n" for k, v in e.items()) + "}\n"
                      for i, e in enumerate(entries))
     before = load_text([("x.bib", text)])
     after = load_text([("x.bib", format_text(text))])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 
 import pytest
-
 from conftest import ROOT
+
 from evidencekb import quotes
 from evidencekb.bibliography import find_bib_files, lint, load
 from evidencekb.checks import article_text

@@ -10,8 +10,8 @@ import json
 import sys
 
 import pytest
-
 from conftest import ROOT, need, pandoc
+
 from evidencekb.bibliography import find_bib_files, load
 from evidencekb.csl import Formatter
 

@@ -17,10 +17,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import ROOTS, build_site, serve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import ROOTS, build_site, serve
 
 
 class _Scan(HTMLParser):
@@ -57,7 +56,7 @@ class _Scan(HTMLParser):
                     self.problems.append(f"JSON-LD is not JSON: {body[:80]!r}")
             elif src:
                 if not (src.endswith(("assets/evidencekb.js", ".min.js")) or "/javascripts/" in src
-                        or src.startswith(("assets/", "../")) and "javascripts" in src):
+                        or (src.startswith(("assets/", "../")) and "javascripts" in src)):
                     self.problems.append(f"script src {src!r}")
             elif "__pwned" in body or "alert(" in body:
                 self.problems.append(f"inline script from data: {body[:80]!r}")
@@ -197,8 +196,15 @@ def test_fuzz_claim_records_never_raise(front: str) -> None:
                         inner, max_size=4), max_leaves=12))
 def test_fuzz_importers_refuse_cleanly(data: object) -> None:
     from evidencekb.bibliography import Bibliography
-    from evidencekb.importers import ImportError_, assign_keys, check_records, parse_csl_json, parse_nbib, parse_ris, \
-        to_bibtex
+    from evidencekb.importers import (
+        ImportError_,
+        assign_keys,
+        check_records,
+        parse_csl_json,
+        parse_nbib,
+        parse_ris,
+        to_bibtex,
+    )
 
     text = json.dumps(data)
     for parse in (parse_csl_json, parse_ris, parse_nbib):

@@ -12,11 +12,11 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
-
 from conftest import ROOTS
+
 from evidencekb.cli import main
 
 
@@ -43,10 +43,10 @@ def _summary(pmid: str, title: str, *, year: str = "2026", doi: str = "", author
 class Recorded(http.server.BaseHTTPRequestHandler):
     """Answers from ``routes``: (path start, query predicate) -> (status, JSON, headers)."""
 
-    routes: list[tuple[str, Any, tuple[int, Any, dict[str, str]]]] = []
-    seen: list[str] = []
+    routes: ClassVar[list[tuple[str, Any, tuple[int, Any, dict[str, str]]]]] = []
+    seen: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         type(self).seen.append(self.path)
         url = urllib.parse.urlparse(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
@@ -115,7 +115,7 @@ def test_search_lists_records_not_yet_screened(project: Path, server: type[Recor
     out = capsys.readouterr().out
     assert "band-stretch: 1 new record(s) from 1 PubMed search(es) since 2026-11-26." in out
     assert "pmid:222  2026  A new trial of band stretching" in out and "pmid:333" not in out.split("since")[1]
-    esearch = [p for p in server.seen if "esearch" in p][0]
+    esearch = next(p for p in server.seen if "esearch" in p)
     assert "mindate=2026%2F11%2F26" in esearch and "datetype=edat" in esearch and "tool=evidencekb" in esearch
 
 

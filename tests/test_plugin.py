@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from mkdocs.exceptions import Abort
-
 from conftest import ROOTS, need
+from mkdocs.exceptions import Abort
 
 
 def test_unknown_citation_is_logged_with_place_and_suggestion(site_builder) -> None:  # type: ignore[no-untyped-def]

@@ -7,8 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
-
 from conftest import ROOT, need, pandoc
+
 from evidencekb.bibliography import find_bib_files, load, load_text
 from evidencekb.exports import RATING
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from conftest import ROOT
+
 from evidencekb.checks import article_text
 
 #: The article as its author published it (a copy kept with the tests).

@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, need
 
 VNU = os.environ.get("EVIDENCEKB_VNU_JAR", str(ROOT / ".ci" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"))

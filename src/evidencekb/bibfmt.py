@@ -8,13 +8,13 @@ place. Formatting twice changes nothing the second time.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .bibliography import _parse_file
@@ -51,9 +51,9 @@ def _balanced(text: str) -> bool:
 def _value(name: str, raw: str) -> str:
     raw = raw.strip()
     inner: str | None = None
-    if raw.startswith("{") and raw.endswith("}") and _balanced(raw[1:-1]):
-        inner = raw[1:-1]
-    elif raw.startswith('"') and raw.endswith('"') and '"' not in raw[1:-1].replace('\\"', "") and _balanced(raw[1:-1]):
+    braced = raw.startswith("{") and raw.endswith("}")
+    quoted = raw.startswith('"') and raw.endswith('"') and '"' not in raw[1:-1].replace('\\"', "")
+    if (braced or quoted) and _balanced(raw[1:-1]):
         inner = raw[1:-1]
     elif raw.isdigit():
         inner = raw
@@ -98,9 +98,9 @@ def format_text(text: str, sort: bool = False, problems: list[str] | None = None
         if isinstance(block, model.Entry) and not isinstance(block, model.ParsingFailedBlock):
             formatted = _entry(block)
             if formatted is None:
-                formatted = block.raw.strip()
+                formatted = (block.raw or "").strip()
                 if problems is not None:
-                    problems.append(f"line {block.start_line + 1}: entry '{block.key}' names a field twice "
+                    problems.append(f"line {(block.start_line or 0) + 1}: entry '{block.key}' names a field twice "
                                     "(in different case); it was left as it is. Remove one of the two.")
             head = "\n\n".join(pending + [formatted]) if sort else formatted
             if not sort:
@@ -108,11 +108,11 @@ def format_text(text: str, sort: bool = False, problems: list[str] | None = None
             pending = []
             pieces.append((block.key.lower(), head))
         elif isinstance(block, (model.ImplicitComment, model.ExplicitComment)) and sort:
-            pending.append(block.raw.strip())
+            pending.append((block.raw or "").strip())
         else:
             pieces += [("", c) for c in pending]
             pending = []
-            pieces.append(("", block.raw.strip()))
+            pieces.append(("", (block.raw or "").strip()))
     pieces += [("", c) for c in pending]
     if sort:
         # Entries are sorted among themselves; other blocks keep their slots.
@@ -193,10 +193,8 @@ def write_atomic(path: Path, text: str) -> None:
 
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
-            try:
+            with contextlib.suppress(ValueError):  # not the main thread: signals stay as they are
                 old_handlers[sig] = signal.signal(sig, interrupted)
-            except ValueError:  # not the main thread: signals stay as they are
-                pass
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -205,10 +203,9 @@ def write_atomic(path: Path, text: str) -> None:
         if st is not None:
             os.chmod(tmp, stat.S_IMODE(st.st_mode))
             if hasattr(os, "chown"):
-                try:
+                # Not allowed: the file keeps our ownership, as an editor's save would.
+                with contextlib.suppress(OSError):
                     os.chown(tmp, st.st_uid, st.st_gid)
-                except OSError:
-                    pass  # not allowed: the file keeps our ownership, as an editor's save would
         if st is not None and st.st_nlink > 1:
             with open(target, "w", encoding="utf-8", newline="\n") as out, open(tmp, encoding="utf-8") as src:
                 out.write(src.read())

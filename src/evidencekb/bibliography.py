@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import logging
 import json
+import logging
 import os
 import re
 import tempfile
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from bibtexparser import model
+    from bibtexparser.library import Library
 
 __all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "REQUIRED_FIELDS", "KEY", "ref_slug"]
 
@@ -152,7 +153,7 @@ class Bibliography:
         return self.entries[key]
 
     def get(self, key: str) -> Entry | None:
-        return self.entries[key] if key in self.entries else None
+        return self.entries.get(key)
 
     def suggest(self, key: str) -> str:
         return did_you_mean(key, list(self.entries))
@@ -205,7 +206,8 @@ class LazyEntries(Mapping[str, Entry]):
         self._fd: int | None = None
         self._compressed = path is None
         self._open: OrderedDict[str, Entry] = OrderedDict()
-        out = tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=path.parent, delete=False) if path else None
+        # Open across the loop below, closed (or removed) by its finally-like handlers.
+        out = tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=path.parent, delete=False) if path else None  # noqa: SIM115
         chunks: list[bytes] = []
         try:
             items = entries.items() if isinstance(entries, Mapping) else ((e.key, e) for e in entries)
@@ -290,14 +292,14 @@ class LazyEntries(Mapping[str, Entry]):
         :class:`CacheDamaged` when the index and the file disagree."""
         self = cls.__new__(cls)
         try:
-            keys = list(state["keys"])  # type: ignore[call-overload]
+            keys = _listed(state["keys"])
             self._pos = {str(k): i for i, k in enumerate(keys)}
-            self._offsets = array("Q", state["offsets"])  # type: ignore[arg-type]
+            self._offsets = array("Q", _ints(state["offsets"]))
             self._digests = bytearray.fromhex(str(state["digests"]))
             self._sums = bytearray.fromhex(str(state["sums"]))
-            self._lines = array("L", state["lines"])  # type: ignore[arg-type]
-            self._path_ids = array("H", state["path_ids"])  # type: ignore[arg-type]
-            self._paths = [str(p) for p in state["paths"]]  # type: ignore[attr-defined]
+            self._lines = array("L", _ints(state["lines"]))
+            self._path_ids = array("H", _ints(state["path_ids"]))
+            self._paths = [str(p) for p in _listed(state["paths"])]
             name = str(state["file"])
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise CacheDamaged(f"a cached library index cannot be read ({exc})") from None
@@ -333,6 +335,19 @@ class LazyEntries(Mapping[str, Entry]):
 
     def __len__(self) -> int:
         return len(self._pos)
+
+
+def _listed(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise ValueError("a list was expected")
+    return value
+
+
+def _ints(value: object) -> list[int]:
+    out = _listed(value)
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in out):
+        raise ValueError("whole numbers were expected")
+    return out  # type: ignore[return-value]
 
 
 def _checksum(blob: bytes) -> bytes:
@@ -378,7 +393,7 @@ def _resolve(value: str, strings: Mapping[str, str]) -> tuple[str, list[str]]:
     return "".join(out), unknown
 
 
-def _parse_file(text: str) -> model.Library:
+def _parse_file(text: str) -> Library:
     # bibtexparser reports syntax errors through logging as well as in failed
     # blocks; we report the failed blocks ourselves, located.
     import bibtexparser  # only a cache miss parses: a warm build never imports it
@@ -388,7 +403,7 @@ def _parse_file(text: str) -> model.Library:
     logger.setLevel(logging.CRITICAL)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            return bibtexparser.parse_string(text, parse_stack=[])
+            return bibtexparser.parse_string(text, parse_stack=[])  # type: ignore[attr-defined]
     finally:
         logger.setLevel(old)
 
@@ -472,13 +487,13 @@ def _chunks(pieces: Iterable[str], size: int = CHUNK_CHARS) -> Iterator[tuple[in
         yield line, buf, ""
 
 
-def _parse_chunk(chunk: str, sentinel: str) -> model.Library:
+def _parse_chunk(chunk: str, sentinel: str) -> Library:
     lib = _parse_file(chunk + sentinel)
     if sentinel:
         from bibtexparser import model
 
         last = lib.blocks[-1] if lib.blocks else None
-        if not (isinstance(last, model.ParsingFailedBlock) and last.raw.startswith(sentinel.lstrip())):
+        if not (isinstance(last, model.ParsingFailedBlock) and (last.raw or "").startswith(sentinel.lstrip())):
             raise AssertionError("a .bib chunk's closing sentinel did not parse as expected")
         lib.remove(last)
     return lib
@@ -488,7 +503,7 @@ def _block_message(block: model.ParsingFailedBlock) -> str:
     exc = getattr(block, "error", None)
     error = str(getattr(exc, "abort_reason", None) or exc or "").strip().splitlines()
     first = error[0].strip().rstrip(".") + "." if error else "syntax error."
-    raw = block.raw.lstrip()
+    raw = (block.raw or "").lstrip()
     head = raw.split("\n", 1)[0][:60]
     return f"cannot parse block '{head}': {first} Check for a missing comma, brace or quote."
 
@@ -511,10 +526,10 @@ class _Loader:
 
     def entries(self) -> Iterator[Entry]:
         """Every entry, in file order, each key once; diagnostics and macros go to ``self.bib``."""
-        readable: list[tuple[str, Callable[[], Iterable[str]], dict[int, model.Library]]] = []
+        readable: list[tuple[str, Callable[[], Iterable[str]], dict[int, Library]]] = []
         for display, pieces in self.sources:
             self.bib.files.append(display)
-            parsed: dict[int, model.Library] = {}
+            parsed: dict[int, Library] = {}
             try:
                 for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
                     if _STRING_BLOCK.search(chunk):
@@ -529,7 +544,7 @@ class _Loader:
         for display, pieces, parsed in readable:
             try:
                 for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
-                    lib = parsed.pop(i, None) or _parse_chunk(chunk, sentinel)
+                    lib = parsed.pop(i) if i in parsed else _parse_chunk(chunk, sentinel)
                     yield from self._blocks(lib, display, line0)
             except _Unreadable as exc:  # changed on disk since the first pass
                 self.bib.diagnostics.append(exc.diagnostic)
@@ -539,15 +554,14 @@ class _Loader:
         self.bib.entries = {e.key: e for e in self.entries()}
         return self.bib
 
-    def _strings(self, lib: model.Library, display: str, line0: int) -> None:
+    def _strings(self, lib: Library, display: str, line0: int) -> None:
         from bibtexparser import model
 
-        for block in lib.blocks:
-            if isinstance(block, model.DuplicateBlockKeyBlock):
-                block = block.ignore_error_block
+        for found in lib.blocks:
+            block = found.ignore_error_block if isinstance(found, model.DuplicateBlockKeyBlock) else found
             if not isinstance(block, model.String):
                 continue
-            line = line0 + block.start_line + 1
+            line = line0 + (block.start_line or 0) + 1
             folded = block.key.lower()
             if folded in self._string_places:
                 path, first = self._string_places[folded]
@@ -565,11 +579,11 @@ class _Loader:
                     "as written. Define it first, or brace the text." + did_you_mean(macro.lower(), self.bib.strings)))
             self.bib.strings[folded] = value
 
-    def _blocks(self, lib: model.Library, display: str, line0: int) -> Iterator[Entry]:
+    def _blocks(self, lib: Library, display: str, line0: int) -> Iterator[Entry]:
         from bibtexparser import model
 
         for block in lib.blocks:
-            line = line0 + block.start_line + 1
+            line = line0 + (block.start_line or 0) + 1
             if isinstance(block, model.DuplicateFieldKeyBlock):
                 dup = block.ignore_error_block
                 self.bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-field",
@@ -586,7 +600,7 @@ class _Loader:
 
     def _entry(self, block: model.Entry, display: str, line0: int) -> Iterator[Entry]:
         bib = self.bib
-        line = line0 + block.start_line + 1
+        line = line0 + (block.start_line or 0) + 1
         fields: dict[str, str] = {}
         field_lines: dict[str, int] = {}
         for f in block.fields:
@@ -617,19 +631,24 @@ class _Loader:
                                         "rename one of them (keys are compared without case)."))
             return
         self._seen[folded] = (display, line)
-        yield Entry(block.key, block.entry_type.lower(), fields, display, line, block.raw, field_lines)
+        yield Entry(block.key, block.entry_type.lower(), fields, display, line, block.raw or "", field_lines)
 
 
 def load_text(sources: Iterable[tuple[str, str]], chunk_chars: int = CHUNK_CHARS) -> Bibliography:
     """Load (display path, text) pairs. Pure: no file system access."""
-    return _Loader([(display, (lambda t=text: [t])) for display, text in sources], chunk_chars).load()
+    def pieces(text: str) -> Callable[[], Iterable[str]]:
+        return lambda: [text]
+
+    return _Loader([(display, pieces(text)) for display, text in sources], chunk_chars).load()
 
 
 def loader(paths: Iterable[Path], root: Path | None = None, chunk_chars: int = CHUNK_CHARS) -> _Loader:
     """A loader of .bib files whose :meth:`_Loader.entries` streams the entries, for a
     caller that stores them as they come (the cache) rather than all in memory."""
-    shown = [(p, _display(p, root)) for p in paths]
-    return _Loader([(d, (lambda p=p, d=d: _decoded(p, d, chunk_chars))) for p, d in shown], chunk_chars)
+    def pieces(path: Path, display: str) -> Callable[[], Iterable[str]]:
+        return lambda: _decoded(path, display, chunk_chars)
+
+    return _Loader([(d, pieces(p, d)) for p, d in ((p, _display(p, root)) for p in paths)], chunk_chars)
 
 
 def load(paths: Iterable[Path], root: Path | None = None) -> Bibliography:

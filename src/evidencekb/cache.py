@@ -132,7 +132,7 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
     """Load and lint the library, from the cache when its content is unchanged."""
     digest = library_digest(paths, root)
     if cache_dir is not None and _MEMORY[0] == digest and _MEMORY[1] is not None:
-        return _MEMORY[1]  # the rebuilds of one `mkdocs serve`: nothing changed since the last build
+        return _MEMORY[1]  # type: ignore[no-any-return]  # a serve's rebuilds: nothing changed since the last
     target = cache_dir / f"library-{digest[:32]}.json" if cache_dir else None
     if target is None:
         return _load(paths, root, None)

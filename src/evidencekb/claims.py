@@ -276,28 +276,28 @@ def parse_claim(text: str, path: str, slug: str, known_refs: Mapping[str, object
     c = Claim(slug=slug, path=path, body=body)
     c.lines = {name: rec.at(name) for name in rec.nodes}
     for name in ("claim", "quote", "bottom_line"):
-        setattr(c, name, rec.str(name))
+        setattr(c, name, rec.text(name))
     for name in ("title", "clients", "practice", "description"):
-        setattr(c, name, rec.str(name, optional=True))
+        setattr(c, name, rec.text(name, optional=True))
     c.topic = rec.enum("topic", TOPICS)
     c.verdict = rec.enum("verdict", VERDICTS, "untested")
     c.certainty = rec.enum("certainty", CERTAINTIES, "very-low")
     c.reviewed = rec.date("reviewed")
-    c.override = rec.str("override", optional=True) or None
+    c.override = rec.text("override", optional=True) or None
     q = rec.sub("question", "question", QUESTION_FIELDS, ("population", "intervention", "outcome"))
     if q is not None:
-        c.question = Question(q.str("population"), q.str("intervention"), q.str("comparison", optional=True),
-                              q.str("outcome"))
+        c.question = Question(q.text("population"), q.text("intervention"), q.text("comparison", optional=True),
+                              q.text("outcome"))
     for s in records_in(rec, "searches", "search", SEARCH_FIELDS, ("source", "terms", "date")):
-        c.searches.append(Search(s.enum("source", SOURCES, "other"), s.str("terms"), s.date("date", optional=True),
-                                 s.int("results"), s.str("note", optional=True), s.line))
+        c.searches.append(Search(s.enum("source", SOURCES, "other"), s.text("terms"), s.date("date", optional=True),
+                                 s.whole("results"), s.text("note", optional=True), s.line))
     if "searches" in rec and not c.searches and not probs.items:
         probs.add(rec.at("searches"), "claim: 'searches' is empty; record every search run for this claim "
                                       "(source, exact terms, date), even one that found nothing.")
     _outcomes(rec, c)
     c.evidence = _evidence(rec, c, known_refs)
     for h in records_in(rec, "history", "history item", HISTORY_FIELDS, ("date", "change")):
-        c.history.append(HistoryItem(h.date("date"), h.str("change"), h.str("reason", optional=True)))
+        c.history.append(HistoryItem(h.date("date"), h.text("change"), h.text("reason", optional=True)))
     c.history.sort(key=lambda h: h.date, reverse=True)
     return c, errs + probs.items
 
@@ -305,11 +305,11 @@ def parse_claim(text: str, path: str, slug: str, known_refs: Mapping[str, object
 def _outcomes(rec: Rec, c: Claim) -> None:
     seen: set[str] = set()
     for o in records_in(rec, "outcomes", "outcome", OUTCOME_FIELDS, ("id", "name", "kind", "certainty")):
-        oid = o.str("id")
+        oid = o.text("id")
         if oid in seen:
             rec.probs.add(o.at("id"), f"outcome id '{oid}' is used twice; give each outcome its own id.")
         seen.add(oid)
-        out = Outcome(oid, o.str("name"), o.enum("kind", OUTCOME_KINDS, "association"), o.bool("critical", True),
+        out = Outcome(oid, o.text("name"), o.enum("kind", OUTCOME_KINDS, "association"), o.flag("critical", True),
                       o.enum("certainty", CERTAINTIES, "very-low"), {}, o.line,
                       {name: o.at(name) for name in o.nodes})
         g = o.sub("grade", f"grade of outcome '{oid}'", {d: "A rating and its reason." for d in DOWN_DOMAINS + UP_DOMAINS})
@@ -324,7 +324,7 @@ def _outcomes(rec: Rec, c: Claim) -> None:
                 rec.probs.add(r.at("rating"), f"{domain} of outcome '{oid}': rating is {value!r}; allowed: "
                               + ", ".join(str(a) for a in allowed) + ".")
                 value = 0
-            out.grade[domain] = Rating(int(value), r.str("reason", optional=True))
+            out.grade[domain] = Rating(int(value), r.text("reason", optional=True))
         c.outcomes.append(out)
 
 
@@ -332,15 +332,15 @@ def _evidence(rec: Rec, c: Claim, known_refs: Mapping[str, object] | None) -> li
     out: list[EvidenceItem] = []
     ids = [o.id for o in c.outcomes]
     for e in records_in(rec, "evidence", "evidence item", EVIDENCE_FIELDS, ("ref", "stance", "finding")):
-        ref = e.str("ref")
+        ref = e.text("ref")
         if not ref:
             continue
         if known_refs is not None and ref not in known_refs:
             rec.probs.add(e.at("ref"), f"evidence 'ref: {ref}' is not a key in any .bib file."
                           + did_you_mean(ref, known_refs), "claim-unknown-ref")
         item = EvidenceItem(ref, e.enum("stance", STANCES, "context"), e.enum("population", POPULATIONS),
-                            e.int("n"), e.str("finding"), e.str("quote", optional=True), e.line,
-                            e.str("outcome", optional=True), e.str("participants", optional=True))
+                            e.whole("n"), e.text("finding"), e.text("quote", optional=True), e.line,
+                            e.text("outcome", optional=True), e.text("participants", optional=True))
         if item.counted and "outcome" not in e:
             rec.probs.add(e.line, f"evidence item for '{ref}' needs 'outcome', the id of one of the claim's "
                           f"outcomes ({', '.join(ids) or 'none defined'}).")
@@ -351,7 +351,7 @@ def _evidence(rec: Rec, c: Claim, known_refs: Mapping[str, object] | None) -> li
         d = e.sub("directness", f"directness of '{ref}'", DIRECTNESS_FIELDS)
         if d is not None:
             parts = {p: d.enum(p, ("direct", "indirect"), "direct") for p in ("population", "intervention", "outcome")}
-            item.directness = Directness(**parts, reason=d.str("reason", optional=True))
+            item.directness = Directness(**parts, reason=d.text("reason", optional=True))
             if not item.directness.direct and not item.directness.reason:
                 rec.probs.add(d.line, f"directness of '{ref}': say why it is indirect "
                               f"({', '.join(item.directness.indirect_parts)}) in 'reason'.")
@@ -383,8 +383,8 @@ def _effect(f: Rec) -> Effect | None:
             f.probs.add(f.at("ci"), f"{f.what}: 'ci' must be [low, high], two numbers, not {raw!r}.")
     if estimate is None:
         return None
-    return Effect(measure, estimate, ci, f.str("unit", optional=True), f.int("n", minimum=1),
-                  f.str("timepoint", optional=True), f.str("outcome", optional=True), f.str("scale", optional=True),
+    return Effect(measure, estimate, ci, f.text("unit", optional=True), f.whole("n", minimum=1),
+                  f.text("timepoint", optional=True), f.text("outcome", optional=True), f.text("scale", optional=True),
                   f.line)
 
 

@@ -105,7 +105,16 @@ def cmd_fmt(args: argparse.Namespace) -> int:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from .bibfmt import WriteError, format_text, write_atomic
-    from .importers import ImportError_, Record, assign_keys, check_records, fetch_doi, parse_bibtex, read_file, to_bibtex
+    from .importers import (
+        ImportError_,
+        Record,
+        assign_keys,
+        check_records,
+        fetch_doi,
+        parse_bibtex,
+        read_file,
+        to_bibtex,
+    )
 
     root = Path(args.root).resolve()
     project = _project(root)
@@ -274,6 +283,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if errors or (args.strict and diags) else 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build the site with the chosen engine; every engine runs the same checks."""
+    root = Path(args.root).resolve()
+    if args.engine == "zensical":
+        from .engines import EngineError, build
+
+        try:
+            return build(_project(root), Path(args.site_dir).resolve() if args.site_dir else None, args.strict)
+        except EngineError as exc:
+            return _fail(str(exc))
+    cmd = [sys.executable, "-m", args.engine, "build", "--strict"] + (["-d", args.site_dir] if args.site_dir else [])
+    import subprocess
+
+    return subprocess.run(cmd, cwd=root).returncode
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    if args.engine == "zensical":
+        from .engines import EngineError, serve
+
+        try:
+            return serve(_project(root), args.dev_addr)
+        except EngineError as exc:
+            return _fail(str(exc))
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", args.engine, "serve"] + (["-a", args.dev_addr] if args.dev_addr else []),
+                          cwd=root).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="evidencekb", description="Check and maintain the evidence knowledge base.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -327,6 +367,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("keys", nargs="*", help="citation keys (default: every entry)")
     p.add_argument("--strict", action="store_true", help="exit 1 on any mismatch, not only errors")
     p.set_defaults(func=cmd_verify)
+    for name, helptext in (("build", "build the site (checks first) with MkDocs, ProperDocs or Zensical"),
+                           ("serve", "serve the site, rebuilding on changes to docs, claims and .bib files")):
+        p = sub.add_parser(name, parents=[common], help=helptext,
+                           description=helptext[0].upper() + helptext[1:] + ". Zensical runs no MkDocs plugins, so "
+                           "for it evidencekb runs the checks and lays out the generated pages itself, in "
+                           ".cache/evidencekb/zensical.")
+        p.add_argument("--engine", choices=("mkdocs", "properdocs", "zensical"), default="mkdocs")
+        if name == "build":
+            p.add_argument("--site-dir", help="where to write the site (default: site)")
+            p.add_argument("--strict", action="store_true", help="(zensical) fail on warnings too")
+            p.set_defaults(func=cmd_build)
+        else:
+            p.add_argument("-a", "--dev-addr", help="address to serve on (default: 127.0.0.1:8000)")
+            p.set_defaults(func=cmd_serve)
     args = ap.parse_args(argv)
     try:
         return int(args.func(args))

@@ -10,7 +10,7 @@ from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
 
 
-class EvidenceConfig(Config):
+class EvidenceConfig(Config):  # type: ignore[no-untyped-call]
     bibliography = c.ListOfItems(c.Type(str), default=["references"])
     """BibTeX files or folders (read recursively), relative to mkdocs.yml."""
 

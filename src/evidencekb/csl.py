@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from . import latex
 from .bibliography import Entry
@@ -200,7 +200,7 @@ class _Sentinel:
     into tags, so no field content can ever become markup.
     """
 
-    MARKS = {"i": ("\ue000", "\ue001"), "b": ("\ue002", "\ue003"),
+    MARKS: ClassVar[dict[str, tuple[str, str]]] = {"i": ("\ue000", "\ue001"), "b": ("\ue002", "\ue003"),
              "sup": ("\ue004", "\ue005"), "sub": ("\ue006", "\ue007")}
 
     @staticmethod

@@ -116,7 +116,8 @@ def pool(rows: Sequence[ForestRow], measure: str) -> Pooled | None:
     if (se <= 0).any():
         return None
     res = combine_effects(eff, se ** 2, method_re="dl")
-    est, lo, hi = res.mean_effect_re, *res.conf_int(alpha=0.05)[1]
+    est = float(res.mean_effect_re)
+    lo, hi = (float(v) for v in res.conf_int(alpha=0.05)[1])
     back = (lambda v: math.exp(v)) if log else (lambda v: v)
     i2 = float(res.i2) * 100 if res.i2 is not None else None
     return Pooled(back(float(est)), back(float(lo)), back(float(hi)), "random effects (DerSimonian–Laird)", i2)
@@ -161,7 +162,7 @@ def forest(rows: Sequence[ForestRow], measure: str, unit: str, title: str,
     for i, r in enumerate(rows):
         y = 40 + row_h * i
         label = escape(r.label)
-        svg.append(f'<a href="{escape(r.href)}"><text x="10" y="{y + 5}">{label}</text></a>')
+        svg.append(f'<text x="10" y="{y + 5}">{label}</text>')  # the table below links each study
         svg.append(f'<line class="ekb-fig-ci" x1="{x(r.low):.1f}" y1="{y}" x2="{x(r.high):.1f}" y2="{y}"/>')
         svg.append(f'<rect class="ekb-fig-point" x="{x(r.estimate) - 5:.1f}" y="{y - 5}" width="10" height="10"/>')
     if pooled:
@@ -206,10 +207,10 @@ def bars(rows: Sequence[tuple[str, str, dict[str, int]]], title: str) -> Markup:
     height = 20 + row_h * len(rows) + 30
     svg = [f'<svg class="ekb-fig ekb-bars-svg" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{fid}-t" '
            'xmlns="http://www.w3.org/2000/svg">', f'<title id="{fid}-t">{escape(title)}</title>']
-    for i, (label, href, counts) in enumerate(rows):
+    for i, (label, _href, counts) in enumerate(rows):
         y = 10 + row_h * i
         short = label if len(label) <= 44 else label[:43] + "…"
-        svg.append(f'<a href="{escape(href)}"><text x="0" y="{y + 17}">{escape(short)}</text></a>')
+        svg.append(f'<text x="0" y="{y + 17}">{escape(short)}</text>')  # a picture: the table links the claims
         bx = 330
         for stance, cls in _BAR.items():
             n = counts.get(stance, 0)

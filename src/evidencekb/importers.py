@@ -182,7 +182,7 @@ def parse_csl_json(text: str, source: str) -> list[Record]:
         if not isinstance(it, dict):
             raise ImportError_(f"{where} is not a CSL-JSON object.")
 
-        def text_of(name: str) -> str:
+        def text_of(name: str, it: dict[str, object] = it, where: str = where) -> str:
             v = it.get(name, "")
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 return str(v)
@@ -219,8 +219,9 @@ def parse_csl_json(text: str, source: str) -> list[Record]:
                     if isinstance(first, bool) or not isinstance(first, (int, str)) or not str(first).strip().isdigit():
                         raise ImportError_(f"{where}: the year in 'issued' must be a number, not {first!r}.")
                     year = str(int(str(first).strip()))
-            elif isinstance(issued.get("raw") or issued.get("literal"), str):
-                m = re.search(r"\b(\d{4})\b", issued.get("raw") or issued.get("literal"))
+            else:
+                raw = issued.get("raw") or issued.get("literal")
+                m = re.search(r"\b(\d{4})\b", raw) if isinstance(raw, str) else None
                 year = m.group(1) if m else ""
         f = {
             "author": " and ".join(names), "title": text_of("title"),
@@ -356,7 +357,7 @@ def fetch_doi(doi: str, resolver: str = "https://doi.org/", timeout: float = 20)
         raise ImportError_(f"'{doi}' is not a DOI; a DOI looks like 10.1234/abc.")
     req = urllib.request.Request(resolver.rstrip("/") + "/" + doi, headers={"Accept": "application/x-bibtex"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) resolver only
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             text: str = resp.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
         raise ImportError_(f"the DOI resolver answered {exc.code} for {doi}: is the DOI right?") from exc

@@ -13,7 +13,6 @@ import html
 import re
 from dataclasses import dataclass, replace
 
-
 __all__ = ["Span", "parse", "to_text", "to_html", "sentence_case", "decode"]
 
 
@@ -72,7 +71,7 @@ def _accent(cmd: str, arg: str) -> str:
     try:
         import latexcodec  # noqa: F401  (registers the "ulatex" codec; only accents need it)
 
-        out = codecs.decode(f"\\{cmd} {base}" if cmd.isalpha() else f"\\{cmd}{base}", "ulatex")
+        out = str(codecs.decode(f"\\{cmd} {base}" if cmd.isalpha() else f"\\{cmd}{base}", "ulatex"))  # type: ignore[call-overload]
     except Exception:  # pragma: no cover - latexcodec is lenient
         return base
     return base if any(c in out for c in "\\{}") else out

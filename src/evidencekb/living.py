@@ -73,7 +73,7 @@ class Client:
             self.requests += 1
             req = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": agent})
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - http(s) only
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     body = resp.read()
             except urllib.error.HTTPError as exc:
                 if exc.code == 404:

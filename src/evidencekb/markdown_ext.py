@@ -91,7 +91,7 @@ class CitationContext:
         cards = self.__dict__.get("_cards")
         if cards is None or cards.formatter is not self.formatter or cards.entries is not self.bib.entries:
             cards = self.__dict__["_cards"] = Cards(self.bib.entries, self.formatter)
-        return cards  # type: ignore[no-any-return]
+        return cards
 
     def cite_marker(self, index: int, html: str) -> str:
         """A citation's stand-in: its visible text, between markers."""
@@ -133,7 +133,8 @@ class CitationContext:
                 complete = False
         if not spans:
             return output, complete
-        out, pos = [], 0
+        out: list[str] = []
+        pos = 0
         for a, b, text in spans:
             out += (output[pos:a], text)
             pos = b
@@ -150,14 +151,28 @@ class CitationContext:
 _standalone: dict[tuple[Any, ...], CitationContext] = {}
 
 
-def _standalone_context(paths: list[str], style: str, title: str) -> CitationContext:
+def _standalone_context(paths: list[str], style: str, title: str, cache_dir: str = "") -> CitationContext:
+    """A context of one's own (outside MkDocs: Zensical, scripts), loaded once per library state;
+    with ``cache_dir`` the library and formatted entries come from (and go to) the cache."""
     root = Path.cwd()
     files = bibmod.find_bib_files(root, paths)
     stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    key = (stamp, style, title)
+    key = (stamp, style, title, cache_dir)
     ctx = _standalone.get(key)
     if ctx is None:
-        ctx = _standalone[key] = CitationContext(bibmod.load(files, root), style, title)
+        if cache_dir:
+            import atexit
+
+            from .cache import FormatCache, load_library
+
+            bib = load_library(files, root, Path(cache_dir))
+            ctx = CitationContext(bib, style, title)
+            store = FormatCache(Path(cache_dir), style)
+            ctx.formatter = Formatter(ctx.style, store)
+            atexit.register(store.save)  # the host has no end-of-build hook for extensions
+        else:
+            ctx = CitationContext(bibmod.load(files, root), style, title)
+        _standalone[key] = ctx
     return ctx
 
 
@@ -288,6 +303,7 @@ class CitationExtension(Extension):
             "references_title": ["References", "Heading of the per-page reference list."],
             # Not None: Python-Markdown would coerce a None default's values to bool.
             "context": ["", "A shared CitationContext (set by the MkDocs plugin)."],
+            "cache": ["", "A cache folder for the library and formatted entries (standalone use)."],
         }
         super().__init__(**kwargs)
         self.pending: dict[str, Cluster] = {}  # stash placeholder -> its citation, until placed
@@ -298,8 +314,9 @@ class CitationExtension(Extension):
         if not isinstance(ctx, CitationContext):
             paths = self.getConfig("bibliography")
             ctx = _standalone_context([paths] if isinstance(paths, str) else list(paths),
-                                      self.getConfig("style"), self.getConfig("references_title"))
-        return ctx  # type: ignore[no-any-return]
+                                      self.getConfig("style"), self.getConfig("references_title"),
+                                      self.getConfig("cache"))
+        return ctx
 
     def extendMarkdown(self, md: Markdown) -> None:
         md.registerExtension(self)
@@ -319,5 +336,5 @@ class CitationExtension(Extension):
         self.serialised = False
 
 
-def makeExtension(**kwargs: Any) -> CitationExtension:  # noqa: N802 (Python-Markdown's name)
+def makeExtension(**kwargs: Any) -> CitationExtension:
     return CitationExtension(**kwargs)

@@ -53,12 +53,12 @@ def parse(text: str, path: str, known: Mapping[str, object] | None = None) -> tu
             continue
         rec = Rec(v, probs, f"scale '{sid}'", FIELDS, ("name", "value"))
         value = rec.number("value")
-        source = rec.str("source", optional=True)
+        source = rec.text("source", optional=True)
         if source and known is not None and source not in known:
             probs.add(rec.at("source"), f"scale '{sid}': source '{source}' is not a key in any .bib file.")
         if value is not None:
-            out[sid] = Mcid(sid, rec.str("name"), value, rec.str("unit", optional=True), source,
-                            rec.str("note", optional=True))
+            out[sid] = Mcid(sid, rec.text("name"), value, rec.text("unit", optional=True), source,
+                            rec.text("note", optional=True))
     return out, errs + probs.items
 
 

@@ -71,6 +71,9 @@ class Urls:
     directory_urls: bool = True
     claims_dir: str = "claims"
     article: str = "article.md"
+    #: Zensical resolves every relative link of a page, raw HTML included, from the page's
+    #: source file (``../article.md``); MkDocs leaves raw HTML alone, so it gets final addresses.
+    source_links: bool = False
 
     def page(self, src: str) -> str:
         """The address of a docs-relative source file, from the site root."""
@@ -82,6 +85,8 @@ class Urls:
         return stem + "/"
 
     def rel(self, from_src: str, to_src: str, anchor: str = "") -> str:
+        if self.source_links:
+            return posixpath.relpath(to_src, posixpath.dirname(from_src) or ".") + (f"#{anchor}" if anchor else "")
         here = self.page(from_src)
         base = posixpath.dirname(here.rstrip("/")) if not here.endswith("/") else here.rstrip("/")
         target = self.page(to_src)
@@ -324,7 +329,7 @@ def claim_header(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, json_ld
                   f"Evidence reviewed {escape(c.reviewed)}.</p>")
     top += Markup(f'<div class="ekb-verdict-box"><p class="ekb-badges">{verdict_badge(c.verdict)} '
                   f'{certainty_badge(c.certainty)}</p><p class="ekb-bottom-line">{escape(c.bottom_line)}</p>'
-                  f'<p class="ekb-searched">{escape(searched_line(c, log))}</p></div>')
+                  f'<p class="ekb-searched ekb-no-print">{escape(searched_line(c, log))}</p></div>')
     article = urls.rel(here, urls.article, f"claim-{c.slug}")
     top += Markup(f'<blockquote class="ekb-claim-quote"><p>“{escape(c.quote)}”</p><p>— <a href="{escape(article)}">'
                   f"the article, claim in context</a></p></blockquote>")
@@ -344,7 +349,7 @@ def claim_header(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, json_ld
         out += ["### Effects, study by study", block(forests)]
     out += ["### How the evidence was found",
             block(Markup(f"<p>{escape(searched_line(c, log))}</p>") + _searches(c, log)
-                  + (figures.prisma(flow(log), f"How the evidence for this claim was found", c.searched)
+                  + (figures.prisma(flow(log), "How the evidence for this claim was found", c.searched)
                      if log is not None else Markup("")))]
     counts = Counter(it.stance for it in c.evidence)
     out += ["## The evidence",

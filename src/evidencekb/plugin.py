@@ -37,7 +37,7 @@ ASSETS = ("evidencekb.css", "evidencekb.js")
 WARNINGS_SHOWN = 10
 
 
-class EvidencePlugin(BasePlugin[EvidenceConfig]):
+class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-call]
     supports_multiple_instances = False
 
     def __init__(self) -> None:
@@ -141,7 +141,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):
         title = self.site.page_title(src)
         if title is not None:  # themes print titles unescaped: the claim's must be escaped HTML
             page.meta["title"] = title
-            page.title = title  # type: ignore[misc]
+            page.title = title
         return self.site.page_markdown(src, markdown, self.formatter)
 
     def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:

@@ -76,7 +76,7 @@ class Rec:
     def _bad(self, name: str, expected: str, value: Any) -> None:
         self.probs.add(self.at(name), f"{self.what}: field '{name}' must be {expected}, not {shown(value)}.")
 
-    def str(self, name: str, *, optional: bool = False, default: str = "") -> str:
+    def text(self, name: str, *, optional: bool = False, default: str = "") -> str:
         if name not in self.nodes:
             return default
         value = self.raw(name)
@@ -99,7 +99,7 @@ class Rec:
             return default
         return str(value)
 
-    def int(self, name: str, *, minimum: int = 0) -> int | None:
+    def whole(self, name: str, *, minimum: int = 0) -> int | None:
         value = self.raw(name)
         if value is None:
             return None
@@ -117,7 +117,7 @@ class Rec:
             return None
         return float(value)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default

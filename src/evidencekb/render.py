@@ -149,7 +149,7 @@ def _number_runs(numbers: list[int]) -> list[tuple[int, int]]:
 def render_cluster(
     cluster: Cluster,
     cluster_id: str,
-    entries: dict[str, Entry],
+    entries: Mapping[str, Entry],
     page: PageCitations,
     style: Style,
     formatter: Formatter,
@@ -242,7 +242,7 @@ def identifier_links(entry: Entry) -> str:
 
 def render_reference_list(
     page: PageCitations,
-    entries: dict[str, Entry],
+    entries: Mapping[str, Entry],
     style: Style,
     formatter: Formatter,
     title: str = "References",
@@ -263,7 +263,7 @@ def reference_section(title: str, items: str) -> str:
 
 def reference_items(
     page: PageCitations,
-    entries: dict[str, Entry],
+    entries: Mapping[str, Entry],
     style: Style,
     formatter: Formatter,
     page_url: str | None = None,

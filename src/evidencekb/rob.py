@@ -114,7 +114,7 @@ def _item(rec: Rec, tool: str, iid: str, node: object, line: int, what: str) -> 
         sub = Rec(node, rec.probs, f"{what} item {iid}",
                   {"rating": "", "stars": "", "answer": "", "reason": "Why."})
         value = next((sub.raw(k) for k in ("rating", "stars", "answer") if k in sub), None)
-        reason = sub.str("reason", optional=True)
+        reason = sub.text("reason", optional=True)
     else:
         from .yamlsafe import construct
 
@@ -228,20 +228,20 @@ def parse(text: str, path: str, known: Mapping[str, object] | None = None) -> tu
             probs.add(rec.line, f"{what}: {TOOLS[tool][0]} needs every item; missing: {', '.join(missing)}.")
         order = {n: i for i, n in enumerate(names)}
         items.sort(key=lambda it: order.get(it.id, 99))
-        summary, risk = _summary(tool, values, rec.str("overall", optional=True), rec, what)
-        includes = rec.raw("includes") or []
-        designs = rec.raw("designs") or []
-        for fld, value in (("includes", includes), ("designs", designs)):
-            if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        summary, risk = _summary(tool, values, rec.text("overall", optional=True), rec, what)
+        lists: dict[str, list[str]] = {}
+        for fld in ("includes", "designs"):
+            raw_value = rec.raw(fld) or []
+            if not isinstance(raw_value, list) or not all(isinstance(x, str) for x in raw_value):
                 probs.add(rec.at(fld), f"{what}: '{fld}' must be a list of names.")
-        includes = [x for x in includes if isinstance(x, str)] if isinstance(includes, list) else []
-        designs = [x for x in designs if isinstance(x, str)] if isinstance(designs, list) else []
+            lists[fld] = [x for x in raw_value if isinstance(x, str)] if isinstance(raw_value, list) else []
+        includes, designs = lists["includes"], lists["designs"]
         if known is not None:
             for k in includes:
                 if k not in known:
                     probs.add(rec.at("includes"), f"{what}: includes '{k}', which is not a key in any .bib file.",
                               "rob-unknown-ref")
-        out[key] = Judgement(key, tool, basis, items, summary, risk, rec.str("reason"), includes, designs, line, path)
+        out[key] = Judgement(key, tool, basis, items, summary, risk, rec.text("reason"), includes, designs, line, path)
     return out, errs + probs.items
 
 

@@ -86,8 +86,8 @@ def parse(text: str, path: str) -> tuple[Log, list[Diagnostic]]:
     rec = Rec(node, probs, "screening log", {"records": "Every candidate looked at."}, ("records",))
     seen: dict[str, int] = {}
     for r in records_in(rec, "records", "record", RECORD_FIELDS, ("id", "title", "decision")):
-        item = Record(r.str("id"), r.str("title"), r.enum("decision", DECISIONS, "unscreened"),
-                      r.enum("reason", REASONS), r.str("note", optional=True), r.int("year"), r.int("search", minimum=1),
+        item = Record(r.text("id"), r.text("title"), r.enum("decision", DECISIONS, "unscreened"),
+                      r.enum("reason", REASONS), r.text("note", optional=True), r.whole("year"), r.whole("search", minimum=1),
                       r.line)
         if item.decision == "excluded" and not item.reason:
             probs.add(r.line, f"record '{item.id}' is excluded without a reason; give one of: {', '.join(REASONS)}.")

@@ -94,7 +94,7 @@ class Project:
         root = config_file.resolve().parent
         data: dict[str, Any] = {}
         if config_file.exists():
-            loaded = yaml.load(config_file.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 - safe subclass
+            loaded = yaml.load(config_file.read_text(encoding="utf-8"), Loader=Loader)
             data = loaded if isinstance(loaded, dict) else {}
         opts: dict[str, Any] = {}
         for plugin in data.get("plugins") or []:
@@ -108,7 +108,7 @@ class Project:
 class Site:
     """Everything one build (or one check) needs, loaded once."""
 
-    def __init__(self, project: Project, bib: bibmod.Bibliography) -> None:
+    def __init__(self, project: Project, bib: bibmod.Bibliography, source_links: bool = False) -> None:
         self.project = project
         self.bib = bib
         self.claims: list[Claim] = []
@@ -118,18 +118,18 @@ class Site:
         self.logs: dict[str, screening.Log | None] = {}
         self.diagnostics: list[Diagnostic] = list(bib.diagnostics)
         opts = project.options
-        self.urls = pages.Urls(project.directory_urls, opts.claims_dir.strip("/"), opts.article)
+        self.urls = pages.Urls(project.directory_urls, opts.claims_dir.strip("/"), opts.article, source_links)
         self._formatters: Callable[[str], Any] | None = None
 
     # --- loading -------------------------------------------------------------------------
     @classmethod
-    def load(cls, project: Project, cache_dir: Path | None = None) -> Site:
+    def load(cls, project: Project, cache_dir: Path | None = None, source_links: bool = False) -> Site:
         """Load the library (through the cache when given), the claims and the appraisal records."""
         from .cache import load_library
 
         paths = bibmod.find_bib_files(project.root, project.options.bibliography)
         bib = load_library(paths, project.root, cache_dir)
-        site = cls(project, bib)
+        site = cls(project, bib, source_links)
         if not paths:
             site.diagnostics.append(diag("mkdocs.yml", 1, 1, "bib-read",
                                          f"no .bib files found under {project.options.bibliography}; citations "
@@ -306,7 +306,14 @@ class Site:
         return markdown
 
     def _download_prefix(self, src: str, slug: str) -> str:
-        return self.urls.rel(src, f"downloads/claims/{slug}.bib").removesuffix(".bib/").removesuffix(".bib")
+        """The downloads' address without its extension (a file, not a page)."""
+        import posixpath
+
+        target = f"downloads/claims/{slug}"
+        if self.urls.source_links:
+            return posixpath.relpath(target, posixpath.dirname(src) or ".")
+        here = self.urls.page(src)
+        return posixpath.relpath(target, here.rstrip("/") if here.endswith("/") else posixpath.dirname(here) or ".")
 
     def _cite_this(self, c: Claim, formatter: Callable[[str], Any]) -> str:
         url = f"{self.base_url}/{self.urls.page(self.urls.claim(c.slug))}"
