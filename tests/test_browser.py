@@ -36,8 +36,9 @@ def _pages(first_claim: dict[str, str]) -> dict[str, tuple[str, str]]:
     }
 
 
-def _open(browser, url: str, dark: bool = False):  # type: ignore[no-untyped-def]
-    context = browser.new_context(color_scheme="dark" if dark else "light", viewport={"width": 1280, "height": 900})
+def _open(browser, url: str, dark: bool = False, width: int = 1280):  # type: ignore[no-untyped-def]
+    context = browser.new_context(color_scheme="dark" if dark else "light",
+                                  viewport={"width": width, "height": 900 if width > 600 else 844})
     page = context.new_page()
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
@@ -180,3 +181,72 @@ def test_claim_page_prints_as_a_clean_handout(browser, served_site: str, built_s
         if claim["slug"] == claims[0]["slug"]:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             (ARTIFACTS / f"handout-{paper}.pdf").write_bytes(pdf.read_bytes())
+
+
+# What pokes out of the content column, unless it sits in something that scrolls sideways.
+_OVERFLOW = """() => {
+  const col = document.querySelector('article.md-content__inner').getBoundingClientRect();
+  const out = [];
+  for (const el of document.querySelectorAll('article.md-content__inner *')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.right <= col.right + 1) continue;
+    // The theme's own scrollers (tab strip, table wrapper) reach into the column's padding by design.
+    if (el.closest('.tabbed-labels, .tabbed-control, .md-typeset__scrollwrap')) continue;
+    let scroller = false;
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if ((o === 'auto' || o === 'scroll') && p.getBoundingClientRect().right <= col.right + 1) { scroller = true; break; }
+    }
+    if (!scroller) out.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right - col.right) + 'px');
+  }
+  return out.slice(0, 5);
+}"""
+
+
+@pytest.fixture(scope="module")
+def forest_site(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from conftest import ROOTS, build_site, serve
+
+    site, _ = build_site(ROOTS / "forest", tmp_path_factory.mktemp("forest"))
+    base, server = serve(site)
+    yield base
+    server.shutdown()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_evidence_pages_fit_the_column(browser, served_site: str, forest_site: str, width: int) -> None:  # type: ignore[no-untyped-def]
+    """Summary-of-findings tables, evidence tables, forest plots and flow diagrams stay inside the
+    content column at desktop and phone widths (tables scroll inside it if they must)."""
+    urls = [served_site + p for p in ("claims/weak-gluteus-medius-causes-itbs/", "claims/itb-is-fascia/",
+                                      "searches/", "evidence-map/", "references/grau2008/", "claims/")]
+    urls.append(forest_site + "claims/band-stretch/")
+    for url in urls:
+        context, page, _ = _open(browser, url, width=width)
+        try:
+            assert page.evaluate(_OVERFLOW) == [], url
+            if "band-stretch" in url:
+                assert page.locator(".ekb-forest-svg").is_visible() and page.locator(".ekb-prisma-svg").is_visible()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            name = url.rstrip("/").rsplit("/", 1)[-1] or "index"
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+        finally:
+            context.close()
+
+
+def test_the_overflow_check_finds_a_wide_element(browser, served_site: str) -> None:  # type: ignore[no-untyped-def]
+    context, page, _ = _open(browser, served_site + "claims/", width=390)
+    try:
+        page.evaluate("document.querySelector('article.md-content__inner p').style.width = '2000px'")
+        assert page.evaluate(_OVERFLOW) != []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_forest_and_flow_figures_pass_axe(browser, forest_site: str, dark: bool) -> None:  # type: ignore[no-untyped-def]
+    context, page, _ = _open(browser, forest_site + "claims/band-stretch/", dark=dark)
+    try:
+        bad = _axe(page)
+        assert bad == [], [(v["id"], [n["target"] for n in v["nodes"]][:5]) for v in bad]
+    finally:
+        context.close()

@@ -383,6 +383,10 @@ def _effect(f: Rec) -> Effect | None:
             f.probs.add(f.at("ci"), f"{f.what}: 'ci' must be [low, high], two numbers, not {raw!r}.")
     if estimate is None:
         return None
+    if measure in ("risk-ratio", "odds-ratio", "hazard-ratio") and (estimate <= 0 or (ci is not None and ci[0] <= 0)):
+        f.probs.add(f.at("estimate"), f"{f.what}: a {measure.replace('-', ' ')} is above 0; {estimate} (or its interval) "
+                    "is not. Record the ratio itself, not its logarithm.")
+        return None
     return Effect(measure, estimate, ci, f.text("unit", optional=True), f.whole("n", minimum=1),
                   f.text("timepoint", optional=True), f.text("outcome", optional=True), f.text("scale", optional=True),
                   f.line)

@@ -63,7 +63,8 @@ def prisma(flow: Flow, title: str, searched: str = "") -> Markup:
     items = "".join(f"<li>{escape(x)}</li>" for x in _prisma_lines(flow))
     return Markup(f'<figure class="ekb-figure ekb-prisma">{"".join(svg)}'
                   f'<figcaption>{escape(caption)}</figcaption>'
-                  f'<ul class="ekb-fig-text">{items}</ul></figure>')
+                  f'<details class="ekb-fig-text"><summary>The counts, as text</summary><ul>{items}</ul></details>'
+                  "</figure>")
 
 
 def _prisma_lines(flow: Flow) -> list[str]:
@@ -110,17 +111,25 @@ def pool(rows: Sequence[ForestRow], measure: str) -> Pooled | None:
     except ImportError:
         return None
     log = measure in _RATIO
+    if log and any(v <= 0 for r in rows for v in (r.estimate, r.low, r.high)):
+        return None
     f = (lambda v: math.log(v)) if log else (lambda v: v)
     eff = np.array([f(r.estimate) for r in rows])
     se = np.array([(f(r.high) - f(r.low)) / (2 * 1.959964) for r in rows])
     if (se <= 0).any():
         return None
-    res = combine_effects(eff, se ** 2, method_re="dl")
-    est = float(res.mean_effect_re)
-    lo, hi = (float(v) for v in res.conf_int(alpha=0.05)[1])
+    with np.errstate(all="ignore"):
+        res = combine_effects(eff, se ** 2, method_re="dl")
+        ci = res.conf_int(alpha=0.05)  # (fixed, random, fixed WLS, random WLS), each (low, high)
+        if not res.tau2 > 1e-12:  # no heterogeneity: the random-effects model is the fixed one
+            est, (lo, hi), i2 = float(res.mean_effect_fe), (float(v) for v in ci[0]), 0.0
+        else:
+            est, (lo, hi) = float(res.mean_effect_re), (float(v) for v in ci[1])
+            i2 = max(0.0, float(res.i2) * 100)
+    if not all(math.isfinite(v) for v in (est, lo, hi)):
+        return None
     back = (lambda v: math.exp(v)) if log else (lambda v: v)
-    i2 = float(res.i2) * 100 if res.i2 is not None else None
-    return Pooled(back(float(est)), back(float(lo)), back(float(hi)), "random effects (DerSimonian–Laird)", i2)
+    return Pooled(back(est), back(lo), back(hi), "random-effects model (DerSimonian–Laird)", i2)
 
 
 def _fmt(v: float) -> str:
@@ -168,7 +177,7 @@ def forest(rows: Sequence[ForestRow], measure: str, unit: str, title: str,
     if pooled:
         y = 40 + row_h * len(rows)
         pts = f"{x(pooled.low):.1f},{y} {x(pooled.estimate):.1f},{y - 7} {x(pooled.high):.1f},{y} {x(pooled.estimate):.1f},{y + 7}"
-        svg.append(f'<text x="10" y="{y + 5}">Pooled ({escape(pooled.method.split(" (")[0])})</text>')
+        svg.append(f'<text x="10" y="{y + 5}">Pooled (random effects)</text>')
         svg.append(f'<polygon class="ekb-fig-diamond" points="{pts}"/>')
     axis_y = bottom + 18
     for v in sorted({values[0], null, values[-1]} | ({mcid} if mcid is not None and not log else set())):

@@ -259,7 +259,7 @@ def _sof(c: Claim, bib: Bibliography, ap: Appraisal) -> Markup:
         if effects:
             effect_html += Markup("<ul>") + Markup("").join(Markup(f"<li>{escape(x)}</li>") for x in effects) + Markup("</ul>")
         start = f"Starts {got.start.level.replace('-', ' ')}: {got.start.reason}." if got.start else "No studies."
-        sup = Markup("").join(Markup(f'<sup class="ekb-fn">{m}</sup>') for m in marks)
+        sup = Markup(f'<sup class="ekb-fn">{", ".join(marks)}</sup>') if marks else Markup("")
         crit = "" if o.critical else " (not critical)"
         rows.append(f'<tr><td data-label="Outcome">{escape(o.name)}{escape(crit)}</td>'
                     f'<td data-label="Studies">{escape(studies + people)}</td>'
@@ -270,7 +270,7 @@ def _sof(c: Claim, bib: Bibliography, ap: Appraisal) -> Markup:
             '<th scope="col">Certainty (GRADE)</th></tr></thead>')
     foot = "".join(f"<li>{escape(n)}</li>" for n in notes)
     notes_html = f'<ol class="ekb-footnotes" type="a">{foot}</ol>' if notes else ""
-    return Markup(f'<div class="ekb-table ekb-sof"><table><caption>Summary of findings</caption>{head}'
+    return Markup(f'<div class="ekb-table ekb-sof"><table>{head}'
                   f'<tbody>{"".join(rows)}</tbody></table></div>{notes_html}')
 
 
