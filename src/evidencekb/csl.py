@@ -19,8 +19,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from . import latex
+from . import biblatex, latex
 from .bibliography import Entry
+from .textcase import NOCASE_CLOSE, NOCASE_OPEN
 
 __all__ = ["STYLES", "Style", "Formatter", "Formatted", "to_csl", "short_names", "style_path"]
 
@@ -33,22 +34,36 @@ STYLES = {
     "nlm-citation-sequence": "nlm-citation-sequence",
 }
 
+#: Entry types (BibTeX and biblatex) to CSL types, as pandoc's reader maps them.
 _TYPES = {
-    "article": "article-journal", "book": "book", "booklet": "pamphlet", "inbook": "chapter",
-    "incollection": "chapter", "inproceedings": "paper-conference", "conference": "paper-conference",
-    "manual": "report", "mastersthesis": "thesis", "phdthesis": "thesis", "techreport": "report",
-    "report": "report", "online": "webpage", "www": "webpage", "misc": "document",
-    "unpublished": "manuscript", "thesis": "thesis", "proceedings": "book",
+    "article": "article-journal", "book": "book", "booklet": "pamphlet", "bookinbook": "chapter",
+    "collection": "book", "dataset": "dataset", "electronic": "webpage", "inbook": "chapter",
+    "incollection": "chapter", "inreference": "entry-encyclopedia", "inproceedings": "paper-conference",
+    "conference": "paper-conference", "manual": "book", "mastersthesis": "thesis", "misc": "document",
+    "mvbook": "book", "mvcollection": "book", "mvproceedings": "book", "mvreference": "book", "online": "webpage",
+    "patent": "patent", "periodical": "article-journal", "phdthesis": "thesis", "proceedings": "book",
+    "reference": "book", "report": "report", "software": "book", "suppbook": "chapter", "suppcollection": "chapter",
+    "suppperiodical": "article-journal", "techreport": "report", "thesis": "thesis", "unpublished": "manuscript",
+    "www": "webpage", "artwork": "graphic", "audio": "song", "commentary": "book", "image": "graphic",
+    "jurisdiction": "legal_case", "legislation": "legislation", "legal": "treaty", "letter": "personal_communication",
+    "movie": "motion_picture", "music": "song", "performance": "speech", "review": "review",
+    "standard": "legislation", "video": "motion_picture",
 }
-_GENRE = {"phdthesis": "PhD thesis", "mastersthesis": "Master’s thesis"}
-_SIMPLE = {
-    "volume": "volume", "number": "issue", "edition": "edition", "publisher": "publisher",
-    "address": "publisher-place", "location": "publisher-place", "doi": "DOI", "pmid": "PMID",
-    "pmcid": "PMCID", "url": "URL", "isbn": "ISBN", "issn": "ISSN", "note": "note",
-    "school": "publisher", "institution": "publisher", "organization": "publisher",
-    "series": "collection-title", "shortjournal": "container-title-short", "eid": "page",
-}
-_NAME_FIELDS = {"author": "author", "editor": "editor", "translator": "translator"}
+#: biblatex's localisation keys that data files use (in ``type``), in English.
+_KEYS = {"mathesis": "Master’s thesis", "phdthesis": "PhD thesis", "candthesis": "Candidate thesis",
+         "techreport": "technical report", "resreport": "research report", "software": "computer software",
+         "datacd": "CD-ROM", "audiocd": "audio CD", "patent": "patent", "patentde": "German patent",
+         "patenteu": "European patent", "patentfr": "French patent", "patentuk": "British patent",
+         "patentus": "U.S. patent", "newseries": "new series", "oldseries": "old series"}
+_BOOKLIKE = {"book", "collection", "proceedings", "reference", "mvbook", "mvcollection", "mvproceedings",
+             "mvreference", "bookinbook", "inbook", "incollection", "inproceedings", "inreference", "suppbook",
+             "suppcollection"}
+_ARTICLE = {"article", "periodical", "suppperiodical", "review"}
+_CHAPTERLIKE = {"inbook", "incollection", "inproceedings", "inreference", "bookinbook"}
+_EPRINT = {"arxiv": "https://arxiv.org/abs/", "jstor": "https://www.jstor.org/stable/",
+           "pubmed": "https://www.ncbi.nlm.nih.gov/pubmed/", "googlebooks": "https://books.google.com?id="}
+_NAME_FIELDS = {"author": "author", "translator": "translator", "bookauthor": "container-author"}
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.I)
 
 
 class StyleError(ValueError):
@@ -82,16 +97,18 @@ def split_names(value: str) -> list[str]:
     ``{Centers for Disease Control and Prevention}`` stays one name."""
     from pybtex.bibtex.utils import split_name_list  # only when formatting, never from the cache
 
+    value = re.sub(r"\s+", " ", value).strip()
     try:
-        return [n.strip() for n in split_name_list(value.strip()) if n.strip()]
+        return [n.strip() for n in split_name_list(value) if n.strip()]
     except Exception:  # pybtex's splitter gave up on the braces: split on top-level 'and' ourselves
         return [n.strip() for n in re.split(r"\s+and\s+", value.strip()) if n.strip()]
 
 
-def _names(value: str) -> list[dict[str, str]]:
+def _names(value: str, useprefix: bool = False) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for raw in split_names(value):
-        if raw.lower() == "others":
+        if raw.lower() == "others":  # "and others": printed as et al., as pandoc does
+            out.append({"literal": "et al."})
             continue
         if _fully_braced(raw):
             out.append({"literal": latex.decode(raw[1:-1])})
@@ -112,7 +129,7 @@ def _names(value: str) -> list[dict[str, str]]:
             # pandoc keeps "Nijhuis-van der Sanden" whole: a particle starts lower-case.
             prelast, last = [], prelast + last
         if prelast:
-            name["dropping-particle"] = latex.decode(" ".join(prelast))
+            name["non-dropping-particle" if useprefix else "dropping-particle"] = latex.decode(" ".join(prelast))
         name["family"] = latex.decode(" ".join(last))
         if p.lineage_names:
             name["suffix"] = latex.decode(" ".join(p.lineage_names))
@@ -132,47 +149,186 @@ def _fully_braced(raw: str) -> bool:
     return True
 
 
-def _title(value: str, english: bool) -> str:
+def _text(value: str, english: bool, title: bool) -> str:
+    """A field as CSL text: LaTeX decoded; a title sentence-cased when English (as pandoc's reader
+    does), its braced words marked so that the style's title case leaves them alone."""
     spans = latex.parse(value)
+    if not title:
+        return latex.to_text(spans)
     if english:
         spans = latex.sentence_case(spans)
-    return latex.to_text(spans)
+    return "".join(f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}" if sp.protected and any(c.islower() for c in sp.text)
+                   else sp.text for sp in spans)
+
+
+def _join(sep: str, parts: list[str]) -> str:
+    """pandoc's concatWith: parts joined by ``sep`` and a space, or a space alone after punctuation."""
+    out = ""
+    for p in parts:
+        if not p:
+            continue
+        if not out:
+            out = p
+        elif out.rstrip(NOCASE_CLOSE)[-1:] in "!?.,:;":
+            out += " " + p
+        else:
+            out += sep + " " + p
+    return out
+
+
+def _ordinal(n: str) -> str:
+    k = int(n)
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
 
 
 def to_csl(entry: Entry) -> dict[str, Any]:
-    """Convert an entry to CSL-JSON, following pandoc's BibTeX reader."""
+    """Convert an entry to CSL-JSON as pandoc's BibTeX/biblatex reader converts it: biblatex's
+    fields (``date``, ``journaltitle``, ``subtitle``, ``maintitle``, ``eprint``, ...), types
+    (``@collection``, ``@mvbook``, ``@online``, ...) and options (``useprefix``); inherited
+    fields (``crossref``, ``xdata``) are already in the entry's fields."""
     f = entry.fields
-    lang = latex.decode(f.get("langid", f.get("language", "english"))).lower()
-    english = lang in {"", "english", "american", "british", "en", "en-us", "en-gb", "usenglish", "ukenglish"}
-    item: dict[str, Any] = {"id": entry.key, "type": _TYPES.get(entry.type, "document")}
-    if entry.type in _GENRE:
-        item["genre"] = _GENRE[entry.type]
+    et = entry.type
+
+    def dec(name: str) -> str:
+        return latex.decode(f[name]) if f.get(name) else ""
+
+    langid = dec("langid").lower()
+    if langid == "english":
+        variant = dec("langidopts").lower()
+        langid = {"variant=british": "british", "variant=uk": "british"}.get(variant, langid)
+    lang_field = langid or dec("hyphenation").lower() or dec("language").lower()
+    english = lang_field in biblatex.ENGLISH or lang_field.startswith("en-")
+    opts = biblatex.parse_options(dec("options"))
+
+    def title(name: str) -> str:
+        return _text(f[name], english, True) if f.get(name) else ""
+
+    def plain(name: str) -> str:
+        return _text(f[name], english, False) if f.get(name) else ""
+
+    reftype = _TYPES.get(et, "document")
+    sub = dec("entrysubtype").lower()
+    if et in ("article", "periodical", "suppperiodical") and sub in ("magazine", "newspaper"):
+        reftype = f"article-{sub}"
+    if et == "unpublished" and any(f.get(k) for k in ("eventdate", "eventtitle", "venue")):
+        reftype = "speech"
+    item: dict[str, Any] = {"id": entry.key, "type": reftype}
+    genre = _KEYS.get(dec("type").lower(), dec("type")) if f.get("type") else ""
+    if not genre and et == "mastersthesis":
+        genre = _KEYS["mathesis"]
+    elif not genre and et == "phdthesis":
+        genre = _KEYS["phdthesis"]
+    if genre:
+        item["genre"] = genre
+    if lang_field and not english:
+        item["language"] = biblatex.language_tag(lang_field)
+
+    # names
+    useprefix = opts.get("useprefix") == "true"
     for bib_name, csl_name in _NAME_FIELDS.items():
         if f.get(bib_name):
-            item[csl_name] = _names(f[bib_name])
-    if f.get("title"):
-        item["title"] = _title(f["title"], english)
-    container = f.get("journal") or f.get("journaltitle") or f.get("booktitle")
-    if container:
-        key = "booktitle" if not (f.get("journal") or f.get("journaltitle")) else "journal"
-        item["container-title"] = _title(container, english) if key == "booktitle" else latex.decode(container)
-    for bib_name, csl_name in _SIMPLE.items():
-        if f.get(bib_name) and csl_name not in item:
-            value = latex.decode(f[bib_name]) if bib_name not in {"url", "doi"} else f[bib_name].strip()
-            item[csl_name] = value
+            item[csl_name] = _names(f[bib_name], useprefix)
+    if f.get("editor"):
+        item["director" if dec("editortype").lower() == "director" else "editor"] = _names(f["editor"], useprefix)
+
+    # dates
+    issued = biblatex.year_of(f, latex.decode)
+    if issued:
+        item["issued"] = {"date-parts": issued}
+    elif f.get("year") or f.get("date"):
+        item["issued"] = {"literal": dec("year") or dec("date")}
+    for bib_name, csl_name in (("urldate", "accessed"), ("eventdate", "event-date"), ("origdate", "original-date")):
+        parts = biblatex.parse_date(dec(bib_name)) if f.get(bib_name) else None
+        if parts:
+            item[csl_name] = {"date-parts": parts}
+
+    # locators and numbers
     if f.get("pages"):
-        item["page"] = re.sub(r"\s*-+\s*", "-", latex.decode(f["pages"].replace("--", "-")))
-    year = entry.text("year")
-    if year:
-        parts: list[int] = [int(year)] if year.isdigit() else []
-        month = entry.text("month")
-        if parts and month.isdigit():
-            parts.append(int(month))
-        item["issued"] = {"date-parts": [parts]} if parts else {"literal": year}
-    if f.get("urldate"):
-        d = [int(x) for x in re.findall(r"\d+", entry.text("urldate"))[:3]]
-        if d:
-            item["accessed"] = {"date-parts": [d]}
+        item["page"] = re.sub(r"\s*[-\u2013]+\s*", "-", dec("pages"))
+    volume, part = plain("volume"), plain("part")
+    if volume or part:
+        item["volume"] = f"{volume}.{part}" if volume and part else volume or part
+    for bib_name, csl_name in (("volumes", "number-of-volumes"), ("pagetotal", "number-of-pages"),
+                               ("chapter", "chapter-number"), ("edition", "edition"), ("version", "version")):
+        if f.get(bib_name):
+            item[csl_name] = plain(bib_name)
+    if f.get("number"):
+        if et in _BOOKLIKE:
+            item["collection-number"] = plain("number")
+        elif et in _ARTICLE:
+            item["issue"] = ", ".join(x for x in (plain("number"), plain("issue")) if x)
+        else:
+            item["number"] = plain("number")
+    elif f.get("issue") and et in _ARTICLE:
+        item["issue"] = plain("issue")
+
+    # titles
+    periodical = et == "periodical"
+    chapterlike = et in _CHAPTERLIKE
+    has_main = bool(f.get("maintitle"))
+    if periodical and f.get("issuetitle"):
+        main = [title("issuetitle"), title("issuesubtitle")], ""
+    elif has_main and not chapterlike:
+        main = [title("maintitle"), title("mainsubtitle")], title("maintitleaddon")
+        item["volume-title"] = _join(".", [_join(":", [title("title"), title("subtitle")]), title("titleaddon")])
+    else:
+        main = [title("title"), title("subtitle")], title("titleaddon")
+    if has_main and chapterlike and f.get("booktitle"):
+        item["volume-title"] = _join(".", [_join(":", [title("booktitle"), title("booksubtitle")]),
+                                           title("booktitleaddon")])
+    full = _join(".", [_join(":", main[0]), main[1]])
+    if full:
+        item["title"] = full
+    if periodical:
+        container = [plain("title"), plain("subtitle")], plain("titleaddon")
+    elif chapterlike and (f.get("maintitle") or f.get("booktitle")):
+        name = "maintitle" if f.get("maintitle") else "booktitle"
+        prefix = "main" if name == "maintitle" else "book"
+        container = [title(name), title(f"{prefix}subtitle")], title(f"{prefix}titleaddon")
+    else:
+        container = [plain("journaltitle") or plain("journal"), plain("journalsubtitle")], ""
+    joined = _join(".", [_join(":", container[0]), container[1]])
+    if joined:
+        item["container-title"] = joined
+    short = plain("shorttitle") if periodical and not has_main else plain("shortjournal")
+    if short:
+        item["container-title-short"] = short
+    if f.get("series"):
+        series = dec("series").strip()
+        item["collection-title"] = f"{_ordinal(series)} ser." if series.isdigit() else title("series")
+    if f.get("eventtitle"):
+        item["event-title"] = title("eventtitle")
+
+    # publisher and place: biblatex lists ("A and B") printed "A; B"; an institution is one name
+    pubs = [plain(n) for n in ("school", "institution", "organization", "howpublished")]
+    pubs.append("; ".join(x.strip() for x in re.split(r"\s+and\s+", plain("publisher")) if x.strip()))
+    publisher = _join(";", [p for p in pubs if p])
+    if publisher:
+        item["publisher"] = publisher
+    place = plain("address") or plain("location") if et != "patent" else plain("address")
+    if place:
+        item["publisher-place"] = "; ".join(x.strip() for x in re.split(r"\s+and\s+", place) if x.strip())
+    if f.get("venue"):
+        item["event-place"] = plain("venue")
+
+    # identifiers
+    url = f.get("url", "").strip()
+    if url and opts.get("url") != "false":
+        item["URL"] = url
+    elif f.get("eprint"):
+        base = _EPRINT.get(dec("eprinttype").lower() or dec("archiveprefix").lower())
+        if base:
+            item["URL"] = base + f["eprint"].strip()
+    doi = _DOI_PREFIX.sub("", f.get("doi", "").strip())
+    if doi and opts.get("doi") != "false":
+        item["DOI"] = doi
+    for bib_name, csl_name in (("isbn", "ISBN"), ("issn", "ISSN"), ("pmid", "PMID"), ("pmcid", "PMCID")):
+        if f.get(bib_name):
+            item[csl_name] = f[bib_name].strip()
+    note = _join(".", [plain("note") if not periodical else "", plain("addendum")])
+    if note:
+        item["note"] = note
     return item
 
 
@@ -183,7 +339,7 @@ def short_names(entry: Entry) -> tuple[str, ...]:
 
 
 def _names_of(item: dict[str, Any]) -> tuple[str, ...]:
-    names = item.get("author") or item.get("editor") or []
+    names = [n for n in item.get("author") or item.get("editor") or [] if n.get("literal") != "et al."]
     return tuple(n.get("literal") or n.get("family", "") for n in names[:3])
 
 
@@ -220,21 +376,60 @@ _Sentinel.Light = staticmethod(lambda t: t)  # type: ignore[attr-defined]
 _Sentinel.Underline = staticmethod(lambda t: t)  # type: ignore[attr-defined]
 _Sentinel.SmallCaps = staticmethod(lambda t: t)  # type: ignore[attr-defined]
 
-_PRIVATE = re.compile("[\ue000-\ue00f]")
+_PRIVATE = re.compile("[\ue000-\ue00f]")  # what data must not bring in: our formatting marks
+_MARKS = re.compile("[\ue000-\ue01f]")  # what output must not keep: formatting and no-case marks
 _LABEL = re.compile(r"^\s*(\[\d+\]|\d+\.)\s*")
 _DOUBLE_PUNCT = re.compile(r"([?!])([\ue000-\ue00f]*)\.")
 _RUN_DATE = re.compile(r"\b(\d{4})([A-Z][a-z]{2,8})(\d{1,2})\b")
 
 
 def _marks_to_html(text: str) -> str:
-    out = html.escape(text, quote=False)
+    out = html.escape(text.replace(NOCASE_OPEN, "").replace(NOCASE_CLOSE, ""), quote=False)
     for tag, (open_, close) in _Sentinel.MARKS.items():
         out = out.replace(open_, f"<{tag}>").replace(close, f"</{tag}>")
     return out
 
 
 def _marks_to_text(text: str) -> str:
-    return _PRIVATE.sub("", text)
+    return _MARKS.sub("", text)
+
+
+def _patch_citeproc_case() -> None:
+    """citeproc-py's text-case capitalizes "3rd" as "3Rd" and "graph-theoretic" as
+    "Graph-theoretic", and changes braced words: use pandoc's citeproc algorithm
+    (:mod:`evidencekb.textcase`), which keeps no-case marks and skips non-English items.
+    Idempotent."""
+    from citeproc import model
+    from citeproc.string import MixedString, NoCase, String
+
+    from . import textcase
+
+    if getattr(model.TextCased, "_evidencekb_patched", False):
+        return
+    transforms = {"title": textcase.title_case, "sentence": textcase.sentence_case,
+                  "capitalize-first": textcase.capitalize_first, "capitalize-all": textcase.capitalize_all}
+
+    def case(self: Any, text: Any, language: Any = None) -> Any:
+        text_case = self.get("text-case")
+        if text_case is None:
+            return text
+        if text_case == "lowercase":
+            return text.lower()
+        if text_case == "uppercase":
+            return text.upper()
+        if text_case == "title" and language is not None and language != "en":
+            return text
+        f = transforms.get(text_case)
+        if f is None:
+            return text
+        if isinstance(text, MixedString):  # parts that are citeproc's own no-case text stay as they are
+            marked = "".join(f"{textcase.NOCASE_OPEN}{p}{textcase.NOCASE_CLOSE}" if isinstance(p, NoCase) else str(p)
+                             for p in text)
+            return String(f(marked))
+        return String(f(str(text)))
+
+    model.TextCased.case = case
+    model.TextCased._evidencekb_patched = True
 
 
 def _patch_citeproc_labels() -> None:
@@ -282,6 +477,7 @@ class Style:
         from citeproc import CitationStylesStyle
 
         _patch_citeproc_labels()
+        _patch_citeproc_case()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return CitationStylesStyle(str(self.path), validate=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 
 __all__ = ["Span", "parse", "to_text", "to_html", "sentence_case", "decode"]
@@ -40,6 +41,12 @@ _SYMBOLS = {
     "ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å",
     "AA": "Å", "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ", "textdegree": "°", "degree": "°",
     "textpm": "±", "texttimes": "×", "textmu": "µ", "textperthousand": "‰",
+    "TeX": "TeX", "LaTeX": "LaTeX", "LaTeXe": "LaTeX2ε", "BibTeX": "BibTeX", "XeTeX": "XeTeX", "LuaTeX": "LuaTeX",
+    "ConTeXt": "ConTeXt", "MF": "Metafont", "MP": "MetaPost", "textquotesingle": "'", "textquotedbl": '"',
+    "textasciigrave": "`", "textquotedblleft": "“", "textquotedblright": "”", "guillemotleft": "«",
+    "guillemotright": "»", "textbullet": "•", "dag": "†", "ddag": "‡", "textdagger": "†", "pounds": "£",
+    "textsterling": "£", "texteuro": "€", "euro": "€", "textcent": "¢", "textyen": "¥", "-": "",
+    "@": "", ",": "\u2009", "/": "", "nobreakspace": "\u00a0", "slash": "/", "textunderscore": "_",
 }
 _MATH = {
     "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
@@ -51,6 +58,9 @@ _MATH = {
     "rightarrow": "→", "to": "→", "leftarrow": "←", "uparrow": "↑", "downarrow": "↓",
     "%": "%", "prime": "′", "ldots": "…", "cdots": "⋯", "lt": "<", "gt": ">",
 }
+#: Named operators of TeX math, printed as words.
+_OPERATORS = frozenset({"log", "ln", "lg", "exp", "sin", "cos", "tan", "max", "min", "lim", "sup", "inf", "det",
+                        "deg", "dim", "gcd", "arg", "ker", "Pr", "sec", "csc", "cot"})
 _ACCENTS = set("`'^\"~=.") | {"u", "v", "H", "c", "d", "b", "r", "t", "k"}
 _CMD = re.compile(r"\\([A-Za-z]+|.)")
 
@@ -59,6 +69,10 @@ class LatexError(ValueError):
     """Raised for LaTeX that cannot be decoded (for example unbalanced braces)."""
 
 
+#: The combining mark of each accent command, for letters with no precomposed form (c̆).
+_COMBINING = {"`": "\u0300", "'": "\u0301", "^": "\u0302", "~": "\u0303", "=": "\u0304", "u": "\u0306",
+              ".": "\u0307", '"': "\u0308", "r": "\u030a", "H": "\u030b", "v": "\u030c", "d": "\u0323",
+              "c": "\u0327", "k": "\u0328", "b": "\u0331", "t": "\u0361"}
 _ACCENT_CHARS = {"^": "^", "~": "~", "`": "`", "'": "´", '"': "¨", "=": "¯", ".": "˙"}
 
 
@@ -73,8 +87,11 @@ def _accent(cmd: str, arg: str) -> str:
 
         out = str(codecs.decode(f"\\{cmd} {base}" if cmd.isalpha() else f"\\{cmd}{base}", "ulatex"))  # type: ignore[call-overload]
     except Exception:  # pragma: no cover - latexcodec is lenient
-        return base
-    return base if any(c in out for c in "\\{}") else out
+        out = base
+    if any(c in out for c in "\\{}") or out == base:  # no precomposed letter: the base and a combining mark
+        mark = _COMBINING.get(cmd)
+        return unicodedata.normalize("NFC", base + mark) if mark else base
+    return out
 
 
 class _Parser:
@@ -199,6 +216,12 @@ class _Parser:
             elif s.startswith("''", self.i):
                 buf.append("”")
                 self.i += 2
+            elif c == "`":  # pandoc reads LaTeX with smart quotes: `x' is ‘x’, an apostrophe ’
+                buf.append("‘")
+                self.i += 1
+            elif c == "'":
+                buf.append("’")
+                self.i += 1
             else:
                 buf.append(c)
                 self.i += 1
@@ -220,7 +243,14 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
                 out.append(Span("\\", True, style))
                 i += 1
                 continue
-            out.append(Span(_MATH.get(m.group(1), m.group(1)), True, style))
+            name = m.group(1)
+            if name in _OPERATORS:  # \log p: the operator, then a space (TeX's thin space)
+                out.append(Span(name + " ", True, style))
+                i = m.end()
+                while i < len(src) and src[i] == " ":
+                    i += 1
+                continue
+            out.append(Span(_MATH.get(name, name), True, style))
             i = m.end()
         elif c in "^_":
             tag = "sup" if c == "^" else "sub"
@@ -236,7 +266,7 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
             else:
                 inner, i = src[i : i + 1], i + 1
             out.extend(Span(sp.text, True, style | {tag}) for sp in _math(inner, style))
-        elif c in "{}":
+        elif c in "{}" or c.isspace():  # grouping, and spaces, which TeX ignores in math
             i += 1
         else:
             out.append(Span(c, True, style))
@@ -274,7 +304,7 @@ def check(value: str) -> str | None:
 
 _SPACE = re.compile(r"\s+")
 #: What the parser treats specially; a value without any of it is one plain span.
-_SPECIAL = re.compile(r"[{}\\$~]|--|``|''")
+_SPECIAL = re.compile(r"[{}\\$~'`]|--")
 
 
 #: Braces nested deeper than this are read as plain grouping (no Python recursion).
@@ -377,44 +407,11 @@ def _cap_first(word: str) -> str:
 
 
 def sentence_case(spans: list[Span]) -> list[Span]:
-    """Pandoc's conversion of a BibTeX title to sentence case.
+    """Pandoc's conversion of an English BibTeX title to sentence case (its citeproc's
+    algorithm, :mod:`evidencekb.textcase`): capitalized words are lower-cased unless in
+    braces; words with inner capitals (``McDonald``, ``ITBS``) are kept; the first word, and
+    the first after ``:``, ``?``, ``!`` or ``.``, get a capital."""
+    from .textcase import sentence, transform_parts
 
-    Capitalised words are lower-cased unless protected by braces; words with
-    inner capitals (``McDonald``, ``ITBS``) are kept; the first word and the
-    first word after ``:``, ``?``, ``!`` or ``.`` get a capital. Straight
-    apostrophes become typographic ones, as pandoc prints them.
-    """
-    out: list[Span] = []
-    at_start = True
-    prev_text = ""
-    for span in spans:
-        if span.protected:
-            out.append(span)
-            if span.text.strip():
-                at_start = False
-                prev_text = span.text
-            continue
-        text = span.text.replace("'", "’")
-        pieces: list[str] = []
-        pos = 0
-        for m in _WORD.finditer(text):
-            gap = text[pos : m.start()]
-            pieces.append(gap)
-            word = m.group(0)
-            context = prev_text + "".join(pieces)
-            starts_sentence = at_start or (
-                bool(_SENTENCE_END.search(context)) and (gap != "" or context[-1:].isspace())
-            )
-            hyphen_joined = context[-1:] in "-–—/" and context != ""
-            if starts_sentence and not hyphen_joined:
-                word = _cap_first(word)
-            elif _is_capitalized(word):
-                word = word.lower()
-            at_start = False
-            pieces.append(word)
-            pos = m.end()
-        pieces.append(text[pos:])
-        new_text = "".join(pieces)
-        out.append(replace(span, text=new_text))
-        prev_text = (prev_text + new_text)[-4:]
-    return out
+    texts = transform_parts([(sp.text, sp.protected) for sp in spans], sentence)
+    return [replace(sp, text=t) for sp, t in zip(spans, texts)]
