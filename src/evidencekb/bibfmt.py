@@ -48,7 +48,10 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def _value(name: str, raw: str) -> str:
+_DOI_RESOLVER = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)(?=10\.)", re.IGNORECASE)
+
+
+def _value(name: str, raw: str, fix: bool = False) -> str:
     raw = raw.strip()
     inner: str | None = None
     braced = raw.startswith("{") and raw.endswith("}")
@@ -66,10 +69,12 @@ def _value(name: str, raw: str) -> str:
         inner = inner.strip()
     if name == "pages":
         inner = _PAGE_RANGE.sub("--", inner)
+    if fix and name == "doi":
+        inner = _DOI_RESOLVER.sub("", inner.strip())
     return "{" + inner + "}"
 
 
-def _entry(block: model.Entry) -> str | None:
+def _entry(block: model.Entry, fix: bool = False) -> str | None:
     """The formatted entry, or None when formatting would lose something (two fields whose
     names differ only in case, which BibTeX reads as one)."""
     names = [f.key.lower() for f in block.fields]
@@ -78,13 +83,13 @@ def _entry(block: model.Entry) -> str | None:
     fields = sorted(block.fields, key=lambda f: (_RANK.get(f.key.lower(), len(_RANK)), f.key.lower()))
     lines = [f"@{block.entry_type.lower()}{{{block.key},"]
     for f in fields:
-        lines.append(f"  {f.key.lower()} = {_value(f.key.lower(), f.value)},")
+        lines.append(f"  {f.key.lower()} = {_value(f.key.lower(), f.value, fix)},")
     lines.append("}")
     return "\n".join(lines)
 
 
-def format_text(text: str, sort: bool = False, problems: list[str] | None = None) -> str:
-    """The formatted file. ``@string``, ``@preamble`` and ``@comment`` blocks, comments, and
+def format_text(text: str, sort: bool = False, problems: list[str] | None = None, fix: bool = False) -> str:
+    """The formatted file (under ``fix``, DOIs stripped of a resolver prefix as well). ``@string``, ``@preamble`` and ``@comment`` blocks, comments, and
     blocks that do not parse are kept exactly as they were; an entry that cannot be
     formatted without loss is kept as it was and named in ``problems``. Under ``sort``,
     the comments just above an entry move with it."""
@@ -96,7 +101,7 @@ def format_text(text: str, sort: bool = False, problems: list[str] | None = None
     pending: list[str] = []  # comments waiting for the entry below them
     for block in lib.blocks:
         if isinstance(block, model.Entry) and not isinstance(block, model.ParsingFailedBlock):
-            formatted = _entry(block)
+            formatted = _entry(block, fix)
             if formatted is None:
                 formatted = (block.raw or "").strip()
                 if problems is not None:

@@ -27,6 +27,20 @@ _PERIODICAL = {"title": ["journaltitle"], "subtitle": ["journalsubtitle"], "shor
                "indextitle": [], "indexsorttitle": []}
 
 
+#: Which parent types give which child types their titles under other names (biblatex's
+#: inheritance table): a parent's ``title`` is a child's ``maintitle``, ``booktitle`` or ``journaltitle``.
+_TABLES: tuple[tuple[frozenset[str], frozenset[str], dict[str, list[str]]], ...] = (
+    (frozenset({"mvbook"}), frozenset({"book", "inbook", "bookinbook", "suppbook"}), _STANDARD),
+    (frozenset({"mvcollection", "mvreference"}),
+     frozenset({"collection", "reference", "incollection", "inreference", "suppcollection"}), _STANDARD),
+    (frozenset({"mvproceedings"}), frozenset({"proceedings", "inproceedings"}), _STANDARD),
+    (frozenset({"book"}), frozenset({"inbook", "bookinbook", "suppbook"}), _BOOK),
+    (frozenset({"collection", "reference"}), frozenset({"incollection", "inreference", "suppcollection"}), _BOOK),
+    (frozenset({"proceedings"}), frozenset({"inproceedings"}), _BOOK),
+    (frozenset({"periodical"}), frozenset({"article", "suppperiodical"}), _PERIODICAL),
+)
+
+
 def _transform(source: str, target: str, key: str) -> list[str]:
     """The field names a parent's field takes in a child (biblatex's inheritance rules)."""
     if key in _NEVER:
@@ -34,22 +48,7 @@ def _transform(source: str, target: str, key: str) -> list[str]:
     if key == "author" and ((source in ("mvbook", "book") and target in ("inbook", "bookinbook", "suppbook"))
                             or (source == "mvbook" and target == "book")):
         return ["bookauthor", "author"]
-    table: dict[str, list[str]] | None = None
-    if source == "mvbook" and target in ("book", "inbook", "bookinbook", "suppbook"):
-        table = _STANDARD
-    elif source in ("mvcollection", "mvreference") and target in (
-            "collection", "reference", "incollection", "inreference", "suppcollection"):
-        table = _STANDARD
-    elif source == "mvproceedings" and target in ("proceedings", "inproceedings"):
-        table = _STANDARD
-    elif source == "book" and target in ("inbook", "bookinbook", "suppbook"):
-        table = _BOOK
-    elif source in ("collection", "reference") and target in ("incollection", "inreference", "suppcollection"):
-        table = _BOOK
-    elif source == "proceedings" and target == "inproceedings":
-        table = _BOOK
-    elif source == "periodical" and target in ("article", "suppperiodical"):
-        table = _PERIODICAL
+    table = next((t for sources, targets, t in _TABLES if source in sources and target in targets), None)
     if table is not None and key in table:
         return table[key]
     return [key]
@@ -118,6 +117,8 @@ def parse_date(value: str) -> list[list[int]] | None:
         if len(parts) > 2 and not 1 <= parts[2] <= 31:
             return None
         out.append(parts)
+    if len(out) == 2 and out[1] < out[0]:
+        return None  # "2005/06" is no range from 2005 to the year 6: printed as written
     return out or None
 
 
@@ -141,48 +142,57 @@ def year_of(fields: Mapping[str, str], decode: Callable[[str], str]) -> list[lis
             first.append(int(day))
     parts = [first]
     if m.group(2):
+        if int(m.group(2)) < first[0]:
+            return None  # "2005/06": printed as written
         parts.append([int(m.group(2))])
     return parts
 
 
-# Required fields per type, biblatex's data model; each item is a field or alternatives.
-_AUTHOR = ("author", "editor")
+# Required fields per type: what both BibTeX's standard styles and biblatex's data model
+# require (biblatex's aliases counted: ``journaltitle`` for ``journal``, ``date`` for ``year``,
+# ``school`` for ``institution``), so that neither a BibTeX nor a biblatex library is told a
+# field is missing that its own tools do not ask for. Names are never required: a work with
+# no author is cited by its title, as CSL styles substitute. Each item is a field or its
+# alternatives; inherited fields count.
 _DATE_F = ("date", "year")
+_TITLE = ("title",)
+_BOOKTITLE = ("booktitle",)
+_INSTITUTION = ("institution", "school")
 REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
-    "article": (_AUTHOR, ("title",), ("journaltitle", "journal"), _DATE_F),
-    "book": (_AUTHOR, ("title",), _DATE_F),
-    "mvbook": (_AUTHOR, ("title",), _DATE_F),
-    "inbook": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "bookinbook": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "suppbook": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "booklet": (_AUTHOR, ("title",), _DATE_F),
-    "collection": (("editor",), ("title",), _DATE_F),
-    "mvcollection": (("editor",), ("title",), _DATE_F),
-    "incollection": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "suppcollection": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "dataset": (_AUTHOR, ("title",), _DATE_F),
-    "manual": (_AUTHOR, ("title",), _DATE_F),
-    "misc": (("title",),),
-    "online": (("title",), ("url", "doi", "eprint")),
-    "electronic": (("title",), ("url", "doi", "eprint")),
-    "www": (("title",), ("url", "doi", "eprint")),
-    "patent": (("author",), ("title",), ("number",), _DATE_F),
-    "periodical": (("editor",), ("title",), _DATE_F),
-    "suppperiodical": (("author",), ("title",), ("journaltitle", "journal"), _DATE_F),
-    "proceedings": (("title",), _DATE_F),
-    "mvproceedings": (("title",), _DATE_F),
-    "inproceedings": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "conference": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "reference": (("editor",), ("title",), _DATE_F),
-    "mvreference": (("editor",), ("title",), _DATE_F),
-    "inreference": (("author",), ("title",), ("booktitle",), _DATE_F),
-    "report": (("author",), ("title",), ("type",), ("institution", "school"), _DATE_F),
-    "techreport": (("author",), ("title",), ("institution", "school"), _DATE_F),
-    "thesis": (("author",), ("title",), ("type",), ("institution", "school"), _DATE_F),
-    "phdthesis": (("author",), ("title",), ("institution", "school"), _DATE_F),
-    "mastersthesis": (("author",), ("title",), ("institution", "school"), _DATE_F),
-    "unpublished": (("author",), ("title",)),
-    "software": (("title",),),
+    "article": (_TITLE, ("journaltitle", "journal"), _DATE_F),
+    "book": (_TITLE, _DATE_F),
+    "mvbook": (_TITLE, _DATE_F),
+    "inbook": (_TITLE, _DATE_F),
+    "bookinbook": (_TITLE, _BOOKTITLE, _DATE_F),
+    "suppbook": (_TITLE, _BOOKTITLE, _DATE_F),
+    "booklet": (_TITLE,),
+    "collection": (_TITLE, _DATE_F),
+    "mvcollection": (_TITLE, _DATE_F),
+    "incollection": (_TITLE, _BOOKTITLE, _DATE_F),
+    "suppcollection": (_TITLE, _BOOKTITLE, _DATE_F),
+    "dataset": (_TITLE,),
+    "manual": (_TITLE,),
+    "misc": (),
+    "online": (_TITLE, ("url", "doi", "eprint")),
+    "electronic": (_TITLE, ("url", "doi", "eprint")),
+    "www": (_TITLE, ("url", "doi", "eprint")),
+    "patent": (_TITLE, ("number",), _DATE_F),
+    "periodical": (_TITLE, _DATE_F),
+    "suppperiodical": (_TITLE, ("journaltitle", "journal"), _DATE_F),
+    "proceedings": (_TITLE, _DATE_F),
+    "mvproceedings": (_TITLE, _DATE_F),
+    "inproceedings": (_TITLE, _BOOKTITLE, _DATE_F),
+    "conference": (_TITLE, _BOOKTITLE, _DATE_F),
+    "reference": (_TITLE, _DATE_F),
+    "mvreference": (_TITLE, _DATE_F),
+    "inreference": (_TITLE, _BOOKTITLE, _DATE_F),
+    "report": (_TITLE, _INSTITUTION, _DATE_F),
+    "techreport": (_TITLE, _INSTITUTION, _DATE_F),
+    "thesis": (_TITLE, _INSTITUTION, _DATE_F),
+    "phdthesis": (_TITLE, _INSTITUTION, _DATE_F),
+    "mastersthesis": (_TITLE, _INSTITUTION, _DATE_F),
+    "unpublished": (_TITLE,),
+    "software": (_TITLE,),
     "set": (("entryset",),),
     "xdata": (),
 }

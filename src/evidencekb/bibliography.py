@@ -9,6 +9,7 @@ become a :class:`~evidencekb.diagnostics.Diagnostic`.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import hashlib
 import io
 import json
@@ -25,7 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import latex
+from . import biblatex, latex
 from .diagnostics import Diagnostic, diag, did_you_mean
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from bibtexparser import model
     from bibtexparser.library import Library
 
-__all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "REQUIRED_FIELDS", "KEY", "ref_slug"]
+__all__ = ["Entry", "Bibliography", "load", "load_text", "DESIGNS", "KEY", "ref_slug", "inherits", "resolve"]
 
 #: Study designs, strongest first (the rank used by the verdict ceiling).
 DESIGNS: tuple[str, ...] = (
@@ -43,28 +44,22 @@ DESIGNS: tuple[str, ...] = (
     "narrative-review", "expert-opinion",
 )
 
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "article": ("author", "title", "journal", "year"),
-    "book": ("title", "publisher", "year"),
-    "incollection": ("author", "title", "booktitle", "publisher", "year"),
-    "inproceedings": ("author", "title", "booktitle", "year"),
-    "phdthesis": ("author", "title", "school", "year"),
-    "mastersthesis": ("author", "title", "school", "year"),
-    "techreport": ("author", "title", "institution", "year"),
-    "online": ("title", "url"),
-    "misc": ("title",),
-}
 _MONTHS = {m: str(i) for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 
-#: A citation key as pandoc reads one (its characters, without the slash, which would make
-#: a page path of a key).
-KEY = re.compile(r"^\w[\w:.#$%&+?<>~-]*$")
+#: A citation key as pandoc reads one (a slash, too: a reference page's name spells it out,
+#: see :func:`ref_slug`).
+KEY = re.compile(r"^\w[\w:.#$%&+?<>~/-]*$")
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _PMID = re.compile(r"^\d{1,9}$")
 _PMCID = re.compile(r"^PMC\d+$")
-_YEAR = re.compile(r"^\d{4}$")
-_SWALLOWED = re.compile(r"[}\"]\s*([A-Za-z][\w-]*)\s*=\s*[{\"]")
+#: A year as libraries write one: 1999, 1066, 1999?, 1990s, c. 1850, 1992--1993, 2005/06.
+_YEAR_FORM = re.compile(r"^(?:c\.|ca\.|circa)?\s*\d{1,4}(?:s|[a-z]|[?~%]*)(?:\s*(?:-{1,3}|\u2013|/)\s*\d{1,4}[?~%]*)?$")
+#: A field value that runs on into the next field, a comma missing: a brace closes and
+#: "name = {" follows, or a quote ends a line and the next starts "name = ". (A quote then
+#: ``id="x"`` on one line is markup in an abstract, not a missing comma.)
+_SWALLOWED = re.compile(r"(?:\}\s*|\"[ \t]*\r?\n\s*)([A-Za-z][\w-]*)\s*=\s*[{\"]")
+_DOI_RESOLVER = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 _ABBREV_PAGES = re.compile(r"^(\d+)\s*-{1,2}\s*(\d+)$")
 
 
@@ -79,6 +74,8 @@ class Entry:
     line: int
     raw: str = ""
     field_lines: dict[str, int] = field(default_factory=dict)
+    #: Fields the entry takes from its ``crossref`` or ``xdata`` parents (already in ``fields``).
+    inherited: tuple[str, ...] = ()
 
     def text(self, name: str) -> str:
         """A field decoded to plain Unicode text ('' when absent)."""
@@ -135,6 +132,41 @@ class Entry:
         if not all(isinstance(v, str) for v in e.fields.values()):
             raise ValueError("a cached entry with a field that is not text")
         return e
+
+
+def inherits(e: Entry) -> bool:
+    """Whether the entry names a ``crossref`` or ``xdata`` parent."""
+    return bool(e.fields.get("crossref", "").strip() or e.fields.get("xdata", "").strip())
+
+
+def resolve(e: Entry, lookup: Callable[[str], Entry | None]) -> tuple[Entry, list[str]]:
+    """The entry with what its ``crossref`` and ``xdata`` parents give it, by biblatex's
+    inheritance rules (:func:`evidencekb.biblatex.inherit`), and the parent keys that no
+    library defines. ``lookup`` gives an entry as written (not resolved)."""
+    if not inherits(e):
+        return e, []
+    unknown: list[str] = []
+
+    def parent(key: str) -> tuple[str, Mapping[str, str]] | None:
+        p = lookup(key)
+        if p is None:
+            unknown.append(key)
+            return None
+        return p.type, p.fields
+
+    merged = biblatex.inherit(e.type, e.fields, parent)
+    added = tuple(k for k in merged if k not in e.fields)
+    if not added:
+        return e, unknown
+    lines = dict(e.field_lines)
+    return Entry(e.key, e.type, merged, e.path, e.line, e.raw, lines, added), unknown
+
+
+def unknown_parent(e: Entry, key: str) -> Diagnostic:
+    link = "crossref" if key in biblatex.split_keys(e.fields.get("crossref", "")) else "xdata"
+    return diag(e.path, e.line_of(link), 1, "bib-unknown-parent",
+                f"'{e.key}' names {link} '{key}', which no .bib file defines; the fields it would give are "
+                "missing. Add that entry, or correct the key.")
 
 
 @dataclass
@@ -263,20 +295,41 @@ class LazyEntries(Mapping[str, Entry]):
         return blob
 
     def __getitem__(self, key: str) -> Entry:
+        """The entry, its ``crossref`` and ``xdata`` parents' fields included."""
         entry = self._open.get(key)
         if entry is None:
-            blob = self._blob(self._pos[key])
-            try:
-                entry = Entry.from_data(json.loads(zlib.decompress(blob) if self._compressed else blob))
-            except (ValueError, KeyError, TypeError, zlib.error) as exc:
-                raise CacheDamaged(f"{self._file}: a cached entry cannot be read ({exc}); delete the .cache "
-                                   "folder and build again.") from None
+            entry = self.written(key)
+            if inherits(entry):
+                entry = resolve(entry, self._written_or_none)[0]
             self._open[key] = entry
             if len(self._open) > self.OPEN:
                 self._open.popitem(last=False)
         else:
             self._open.move_to_end(key)
         return entry
+
+    def _written_or_none(self, key: str) -> Entry | None:
+        return self.written(key) if key in self._pos else None
+
+    def resolve_inheritance(self, keys: Iterable[str]) -> Iterator[tuple[Entry, Entry, list[str]]]:
+        """For each key of an entry with parents: (as written, resolved, unknown parents), its
+        stored hash updated to the resolved fields (a parent's edit changes its children's)."""
+        for key in keys:
+            written = self.written(key)
+            resolved, unknown = resolve(written, self._written_or_none)
+            i = self._pos[key]
+            self._digests[16 * i: 16 * i + 16] = bytes.fromhex(resolved.digest)
+            self._open.pop(key, None)
+            yield written, resolved, unknown
+
+    def written(self, key: str) -> Entry:
+        """The entry as its file writes it (no inherited fields)."""
+        blob = self._blob(self._pos[key])
+        try:
+            return Entry.from_data(json.loads(zlib.decompress(blob) if self._compressed else blob))
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+            raise CacheDamaged(f"{self._file}: a cached entry cannot be read ({exc}); delete the .cache "
+                               "folder and build again.") from None
 
     def state(self) -> dict[str, object]:
         """The index as plain data (JSON), for a library packed into a file."""
@@ -496,7 +549,34 @@ def _parse_chunk(chunk: str, sentinel: str) -> Library:
         if not (isinstance(last, model.ParsingFailedBlock) and (last.raw or "").startswith(sentinel.lstrip())):
             raise AssertionError("a .bib chunk's closing sentinel did not parse as expected")
         lib.remove(last)
+    _fix_lines(lib, chunk)
     return lib
+
+
+def _fix_lines(lib: Library, chunk: str) -> None:
+    """Correct the line numbers bibtexparser gives: its splitter does not count a newline that
+    follows a backslash, so every block after a line ending in ``\\`` was placed too early."""
+    from bisect import bisect_left
+
+    breaks = [n for n, line in enumerate(chunk.split("\n")) if line.endswith("\\")]
+    if not breaks:
+        return
+    # A real line r is reported as r minus the breaks before it; the k-th break's own line is
+    # reported as breaks[k] - k. A reported line n is the real line n + (breaks reported before n).
+    shifted = [b - k for k, b in enumerate(breaks)]
+
+    def real(n: int) -> int:
+        return n + bisect_left(shifted, n)
+
+    for block in lib.blocks:
+        inner = getattr(block, "ignore_error_block", None)
+        for b in (block, inner) if inner is not None else (block,):
+            start = getattr(b, "_start_line_in_file", None)
+            if isinstance(start, int):
+                b._start_line_in_file = real(start)
+            for f in getattr(b, "fields", None) or ():
+                if getattr(f, "_start_line", None) is not None:
+                    f._start_line = real(f._start_line)
 
 
 def _block_message(block: model.ParsingFailedBlock) -> str:
@@ -550,8 +630,14 @@ class _Loader:
                 self.bib.diagnostics.append(exc.diagnostic)
 
     def load(self) -> Bibliography:
-        """The whole library, its entries held in a dict."""
-        self.bib.entries = {e.key: e for e in self.entries()}
+        """The whole library, its entries held in a dict (``crossref`` and ``xdata`` resolved)."""
+        written = {e.key: e for e in self.entries()}
+        entries = dict(written)
+        for key, e in written.items():
+            if inherits(e):
+                entries[key], unknown = resolve(e, written.get)
+                self.bib.diagnostics.extend(unknown_parent(e, k) for k in unknown)
+        self.bib.entries = entries
         return self.bib
 
     def _strings(self, lib: Library, display: str, line0: int) -> None:
@@ -621,8 +707,8 @@ class _Loader:
         if not KEY.match(block.key):
             bib.diagnostics.append(diag(display, line, 1, "bib-bad-key",
                                         f"key {block.key[:60]!r} has characters a citation key cannot hold; use "
-                                        "letters, digits and _ (and inside a key : . # $ % & + ? < > ~ -), no "
-                                        "slash, backtick, quote or white space."))
+                                        "letters, digits and _ (and inside a key : . # $ % & + ? < > ~ / -), no "
+                                        "backtick, quote, brace, comma or white space."))
         folded = block.key.lower()
         if folded in self._seen:
             path, first = self._seen[folded]
@@ -683,6 +769,35 @@ def ref_slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]|^\.", lambda m: f"_{ord(m.group(0)):x}", key)
 
 
+def _date_lint(e: Entry, at: Callable[[str], tuple[str, int, int]]) -> list[Diagnostic]:
+    """A ``date`` must be ISO 8601 (EDTF); a ``year`` may be historic (``1066``), a range
+    (``1992--1993``, ``2005/06``) or words (``in press``), but a number must be a plausible year."""
+    out = []
+    date = e.text("date").strip()
+    if date and biblatex.parse_date(date) is None:
+        out.append(diag(*at("date"), "bib-bad-year",
+                        f"'{e.key}' has date '{date}'; write an ISO 8601 date (2004, 2004-10, 2004-10-27, or a "
+                        "range 1885/1888)."))
+    year = e.text("year").strip()
+    if not year:
+        return out
+    latest = _dt.date.today().year + 5
+    numbers = [int(n) for n in re.findall(r"\d+", year)]
+    if not numbers:
+        return out  # words: "in press", "forthcoming", "n.d."
+    if not _YEAR_FORM.match(year):
+        out.append(diag(*at("year"), "bib-bad-year",
+                        f"'{e.key}' has year '{year}'; write a year (1999, 1066), a range (1992--1993), or put a full "
+                        "date in the date field (date = {1999-05-12})."))
+    elif not all(1 <= n <= latest for n in numbers if n >= 100) or (len(numbers) == 1 and numbers[0] == 0):
+        out.append(diag(*at("year"), "bib-bad-year",
+                        f"'{e.key}' has year '{year}', which is no plausible year; write the year of publication."))
+    elif len(numbers) == 2 and numbers[1] >= 100 and numbers[1] < numbers[0]:
+        out.append(diag(*at("year"), "bib-bad-year",
+                        f"'{e.key}' has year '{year}', a range that ends before it starts; write the earlier year first."))
+    return out
+
+
 def lint(bib: Bibliography) -> list[Diagnostic]:
     """Field-level checks on loaded entries: required fields, identifiers, years, designs."""
     return [d for e in bib.entries.values() for d in lint_entry(e)]
@@ -695,20 +810,27 @@ def lint_entry(e: Entry) -> list[Diagnostic]:
     def at(name: str) -> tuple[str, int, int]:
         return e.path, e.line_of(name), 1
 
-    for name in REQUIRED_FIELDS.get(e.type, ()):
-        if name == "author" and e.type == "book" and "editor" in e.fields:
-            continue
-        if not e.fields.get(name, "").strip():
-            out.append(diag(e.path, e.line, 1, "bib-missing-field",
-                            f"@{e.type} '{e.key}' lacks required field '{name}'; "
-                            f"an @{e.type} needs {', '.join(REQUIRED_FIELDS[e.type])}."))
+    missing = biblatex.missing_fields(e.type, e.fields)
+    if missing:
+        needs = ", ".join(" or ".join(a) for a in biblatex.REQUIRED[e.type])
+        out.append(diag(e.path, e.line, 1, "bib-missing-field",
+                        f"@{e.type} '{e.key}' lacks {' and '.join(repr(m) for m in missing)}; an @{e.type} needs "
+                        f"{needs}" + (" (fields its crossref or xdata parents give count)." if inherits(e) else ".")))
     for name, value in e.fields.items():
         problem = latex.check(value)
         if problem:
             out.append(diag(*at(name), "bib-syntax", f"field '{name}' of '{e.key}': {problem}."))
-    checks = (("doi", _DOI, "a DOI looks like 10.1234/abc (no https://doi.org/ prefix)"),
+    checks: tuple[tuple[str, re.Pattern[str], str], ...] = (
+              ("doi", _DOI, "a DOI looks like 10.1234/abc (no https://doi.org/ prefix)"),
               ("pmid", _PMID, "a PMID is digits only"),
               ("pmcid", _PMCID, "a PMCID looks like PMC1234567"))
+    doi = e.fields.get("doi", "").strip()
+    bare = _DOI_RESOLVER.sub("", doi)
+    if doi and bare != doi and _DOI.match(bare):
+        out.append(diag(*at("doi"), "bib-doi-prefix",
+                        f"'{e.key}' has doi '{doi}': write the bare DOI '{bare}' (evidencekb fmt --fix does it); "
+                        "it is printed and linked correctly either way."))
+        checks = checks[1:]
     for name, rx, hint in checks:
         v = e.fields.get(name, "").strip()
         if v and not rx.match(v):
@@ -720,9 +842,7 @@ def lint_entry(e: Entry) -> list[Diagnostic]:
     if e.type == "article" and not (e.fields.get("doi") or e.fields.get("pmid") or e.fields.get("pmcid")):
         out.append(diag(e.path, e.line, 1, "bib-no-identifier",
                         f"article '{e.key}' has no doi, pmid or pmcid; add one so readers can find it."))
-    year = e.text("year")
-    if year and (not _YEAR.match(year) or not 1800 <= int(year) <= 2100):
-        out.append(diag(*at("year"), "bib-bad-year", f"'{e.key}' has year '{year}'; write a four-digit year."))
+    out += _date_lint(e, at)
     if e.design and e.design not in DESIGNS:
         out.append(diag(*at("design"), "bib-unknown-design",
                         f"'{e.key}' has design '{e.design}'; allowed: {', '.join(DESIGNS)}."

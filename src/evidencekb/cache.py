@@ -88,12 +88,21 @@ def _load(paths: list[Path], root: Path, blobs: Path | None) -> bibmod.Bibliogra
     loader = bibmod.loader(paths, root)
     bib = loader.bib
 
+    children: list[str] = []  # entries with crossref or xdata parents: linted once resolved
+
     def linted() -> Iterator[bibmod.Entry]:
         for entry in loader.entries():
-            bib.diagnostics.extend(bibmod.lint_entry(entry))
+            if bibmod.inherits(entry):
+                children.append(entry.key)
+            else:
+                bib.diagnostics.extend(bibmod.lint_entry(entry))
             yield entry
 
-    bib.entries = bibmod.LazyEntries(linted(), blobs)
+    entries = bibmod.LazyEntries(linted(), blobs)
+    for written, resolved, unknown in entries.resolve_inheritance(children):
+        bib.diagnostics.extend(bibmod.unknown_parent(written, k) for k in unknown)
+        bib.diagnostics.extend(bibmod.lint_entry(resolved))
+    bib.entries = entries
     return bib
 
 

@@ -81,7 +81,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             failed += 1
             continue
         problems: list[str] = []
-        new = format_text(old, sort=args.sort, problems=problems)
+        new = format_text(old, sort=args.sort, problems=problems, fix=args.fix)
         for p in problems:
             print(f"{path}: {p}", file=sys.stderr)
         if new == old.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n"):
@@ -332,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="*", help=".bib files (default: the configured bibliography)")
     p.add_argument("--check", action="store_true", help="report, do not write")
     p.add_argument("--sort", action="store_true", help="sort entries by key")
+    p.add_argument("--fix", action="store_true",
+                   help="also fix what the checks suggest: a DOI written with https://doi.org/ or doi: becomes the bare DOI")
     p.set_defaults(func=cmd_fmt)
 
     p = sub.add_parser("add", parents=[common], help="import references from BibTeX, RIS, PubMed (.nbib), CSL-JSON or a DOI",

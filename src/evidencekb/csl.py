@@ -11,6 +11,7 @@ author-date).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import warnings
@@ -104,9 +105,44 @@ def split_names(value: str) -> list[str]:
         return [n.strip() for n in re.split(r"\s+and\s+", value.strip()) if n.strip()]
 
 
+_SPECIAL_CHAR = re.compile(r"""\\(?:[`'^"~=.]\s*|[uvHcdbrtk](?:\s+|(?=\{)))(?:\{[^{}]*\}|\\[ij](?![A-Za-z])|[A-Za-z])"""
+                           r"|\\(?:AA|AE|OE|aa|ae|oe|ss|L|O|l|o|i|j)(?![A-Za-z])(?:\{\}|[ \t]*)")
+
+
+def _brace_specials(raw: str) -> str:
+    """A name with its accented letters outside braces braced as BibTeX's special characters
+    (``\\'{E}va`` becomes ``{\\'{E}}va``), so that pybtex reads their case from the letter and
+    takes ``Éva Tardos`` for a given name and a family name, not a particle."""
+    if "\\" not in raw:
+        return raw
+    out, depth, i = [], 0, 0
+    while i < len(raw):
+        c = raw[i]
+        if c == "\\" and depth == 0:
+            m = _SPECIAL_CHAR.match(raw, i)
+            if m:
+                out.append("{" + m.group(0).rstrip() + "}")
+                i = m.end()
+                continue
+        if c == "\\":
+            out.append(raw[i : i + 2])
+            i += 2
+            continue
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+_ET_AL = re.compile(r"^(.*\S)\s+et\.?\s*al\.?$", re.IGNORECASE)
+
+
 def _names(value: str, useprefix: bool = False) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
-    for raw in split_names(value):
+    raws = split_names(value)
+    if raws and (m := _ET_AL.match(raws[-1])):  # "Y. Alavi et al." written as one name: the name, then et al.
+        raws[-1:] = [m.group(1), "others"]
+    for raw in raws:
         if raw.lower() == "others":  # "and others": printed as et al., as pandoc does
             out.append({"literal": "et al."})
             continue
@@ -116,7 +152,7 @@ def _names(value: str, useprefix: bool = False) -> list[dict[str, str]]:
         from pybtex.database import Person  # names are split only when formatting, not from the cache
 
         try:
-            p = Person(raw)
+            p = Person(_brace_specials(raw))
         except Exception:  # a name pybtex cannot read (unbalanced braces): shown as written
             out.append({"literal": latex.decode(raw)})
             continue
@@ -207,6 +243,12 @@ def to_csl(entry: Entry) -> dict[str, Any]:
     def plain(name: str) -> str:
         return _text(f[name], english, False) if f.get(name) else ""
 
+    def _list(name: str) -> str:
+        """A biblatex list field ("A and B", ``{and}`` in braces kept) printed "A; B"."""
+        if not f.get(name):
+            return ""
+        return "; ".join(t for t in (_text(x, english, False).strip() for x in split_names(f[name])) if t)
+
     reftype = _TYPES.get(et, "document")
     sub = dec("entrysubtype").lower()
     if et in ("article", "periodical", "suppperiodical") and sub in ("magazine", "newspaper"):
@@ -234,6 +276,8 @@ def to_csl(entry: Entry) -> dict[str, Any]:
 
     # dates
     issued = biblatex.year_of(f, latex.decode)
+    if not f.get("date") and issued and len(issued) > 1:
+        issued = None  # a range in "year" is printed as written ("1985/1986"), as pandoc prints it
     if issued:
         item["issued"] = {"date-parts": issued}
     elif f.get("year") or f.get("date"):
@@ -302,13 +346,13 @@ def to_csl(entry: Entry) -> dict[str, Any]:
 
     # publisher and place: biblatex lists ("A and B") printed "A; B"; an institution is one name
     pubs = [plain(n) for n in ("school", "institution", "organization", "howpublished")]
-    pubs.append("; ".join(x.strip() for x in re.split(r"\s+and\s+", plain("publisher")) if x.strip()))
+    pubs.append(_list("publisher"))
     publisher = _join(";", [p for p in pubs if p])
     if publisher:
         item["publisher"] = publisher
-    place = plain("address") or plain("location") if et != "patent" else plain("address")
+    place = (_list("address") or _list("location")) if et != "patent" else _list("address")
     if place:
-        item["publisher-place"] = "; ".join(x.strip() for x in re.split(r"\s+and\s+", place) if x.strip())
+        item["publisher-place"] = place
     if f.get("venue"):
         item["event-place"] = plain("venue")
 
@@ -330,6 +374,28 @@ def to_csl(entry: Entry) -> dict[str, Any]:
     if note:
         item["note"] = note
     return item
+
+
+def _map_text(value: Any, f: Any) -> Any:
+    if isinstance(value, str):
+        return f(value)
+    if isinstance(value, list):
+        return [_map_text(v, f) for v in value]
+    if isinstance(value, dict):
+        return {k: _map_text(v, f) for k, v in value.items()}
+    return value
+
+
+def csl_json_item(entry: Entry) -> dict[str, Any]:
+    """:func:`to_csl` for a CSL-JSON file: text kept from case changes is marked as CSL-JSON
+    marks it, ``<span class="nocase">``, which pandoc and citeproc-js read."""
+    return _map_text(to_csl(entry), lambda t: t.replace(NOCASE_OPEN, '<span class="nocase">')  # type: ignore[no-any-return]
+                     .replace(NOCASE_CLOSE, "</span>"))
+
+
+def to_plain_csl(entry: Entry) -> dict[str, Any]:
+    """:func:`to_csl` with no marks in its text (for RIS and other plain formats)."""
+    return _map_text(to_csl(entry), lambda t: t.replace(NOCASE_OPEN, "").replace(NOCASE_CLOSE, ""))  # type: ignore[no-any-return]
 
 
 def short_names(entry: Entry) -> tuple[str, ...]:
@@ -380,6 +446,11 @@ _PRIVATE = re.compile("[\ue000-\ue00f]")  # what data must not bring in: our for
 _MARKS = re.compile("[\ue000-\ue01f]")  # what output must not keep: formatting and no-case marks
 _LABEL = re.compile(r"^\s*(\[\d+\]|\d+\.)\s*")
 _DOUBLE_PUNCT = re.compile(r"([?!])([\ue000-\ue00f]*)\.")
+#: A field that ends with a full stop, then the style's full stop ("Comput.."): one stop, as pandoc prints it.
+_DOUBLE_STOP = re.compile(r"(?<!\.)\.([\ue000-\ue00f]*)\.(?!\.)")
+#: A full stop or comma after a closing quote, moved inside it as US English puts it (the
+#: locale's punctuation-in-quote).
+_PUNCT_AFTER_QUOTE = re.compile(r"(“[^“”]*)”([.,])")
 _RUN_DATE = re.compile(r"\b(\d{4})([A-Z][a-z]{2,8})(\d{1,2})\b")
 
 
@@ -450,6 +521,147 @@ def _patch_citeproc_labels() -> None:
     model.Label._evidencekb_patched = True
 
 
+def initials(given: str, mark: str, hyphen: bool) -> str:
+    """A given name initialized as pandoc's citeproc does it: each word gives its initial and
+    ``mark``; a word already abbreviated (``Md.``, ``Yu.``, ``W.-T.``) is kept as it is written;
+    in a hyphenated name a lower-case part gives nothing (``Ken-ichi`` is ``K``) and the hyphen
+    is kept only with ``initialize-with-hyphen`` (``J.-P.`` in APA, ``JP`` in AMA); a word in
+    lower case (a particle) is kept whole."""
+    tight = mark.rstrip()
+    tokens: list[tuple[str, str]] = []  # (text, what follows it: "-", the mark, or " " after a particle)
+    for word in given.split():
+        if not word[:1].isupper():
+            tokens.append((word, " "))  # a particle, "ab-Cd": kept
+            continue
+        abbreviated = "." in word
+        parts = word.split("-")
+        for n, part in enumerate(parts):
+            last_part = n == len(parts) - 1
+            if abbreviated:
+                pieces = [x for x in part.split(".") if x]
+                tokens += [(x, mark) for x in pieces[:-1]]
+                if pieces:
+                    tokens.append((pieces[-1], mark if last_part else "-"))
+            elif part[:1].isupper() or n == 0:
+                tokens.append((part[:1], mark if last_part or not hyphen else "-"))
+            elif last_part and tokens and tokens[-1][1] == "-":
+                tokens[-1] = (tokens[-1][0], mark)  # "Jean-de": the hyphen goes with the dropped part
+    out = ""
+    for n, (text, after) in enumerate(tokens):
+        if n and after == " " and not out.endswith(" "):
+            out += " "  # a particle after initials: "J la"
+        out += text + (tight + "-" if after == "-" else after)
+    return out.strip()
+
+
+def _patch_citeproc_initialize() -> None:
+    """citeproc-py initializes ``Md.`` as ``M``, ``Ken-ichi`` as ``K ichi`` and ``M.-C.`` as
+    ``MC``: use :func:`initials`, pandoc's rule. Idempotent."""
+    from citeproc import model
+
+    if getattr(model.Name, "_evidencekb_patched", False):
+        return
+
+    def initialize(self: Any, given: Any, mark: Any, context: Any) -> Any:
+        return initials(str(given), str(mark), bool(self.get_option("initialize-with-hyphen", context)))
+
+    model.Name.initialize = initialize
+    model.Name._evidencekb_patched = True
+
+
+def _variables_of(element: Any, seen: frozenset[str] = frozenset()) -> set[str]:
+    """The variables an element of a style may print, macros followed."""
+    out: set[str] = set()
+    for el in element.iter():
+        var = el.get("variable") if hasattr(el, "get") else None
+        if var:
+            out.update(var.split())
+        macro = el.get("macro") if hasattr(el, "get") else None
+        if macro and macro not in seen:
+            with contextlib.suppress(Exception):  # a style naming a macro it lacks
+                out |= _variables_of(el.get_macro(macro), seen | {macro})
+    return out
+
+
+def _patch_citeproc_substitute() -> None:
+    """citeproc-py suppresses a substituted variable only when the substitute is a plain
+    ``<text variable>``, so a book with editors and no author prints its editors twice, a
+    title standing in for the author prints twice. CSL says a substituted variable is
+    suppressed in the rest of the output: after a substitute renders, the variables it may
+    print are removed from the item (a fresh copy per rendering; sorting does not count).
+    Idempotent."""
+    from citeproc import model
+    from citeproc.source import VariableError
+
+    if getattr(model.Substitute, "_evidencekb_patched", False):
+        return
+
+    def render(self: Any, item: Any, context: Any = None, **kwargs: Any) -> Any:
+        for child in self.getchildren():
+            try:
+                if isinstance(child, model.Names) and child.name is None:
+                    names = self.xpath_search("./parent::cs:names[1]")[0]
+                    text = child.render(item, names_context=names, context=context, **kwargs)
+                else:
+                    text = child.render(item, context=context, **kwargs)
+            except VariableError:
+                continue
+            if text:
+                if kwargs.get("sort_options") is None:
+                    if isinstance(child, model.Names) and child.get("variable") is None:
+                        variables = set(self.xpath_search("./parent::cs:names[1]")[0].get("variable", "").split())
+                    else:
+                        variables = _variables_of(child)
+                    for var in variables:
+                        item.reference.pop(var.replace("-", "_"), None)
+                return text
+        return None
+
+    model.Substitute.render = render
+    model.Substitute._evidencekb_patched = True
+
+
+_PAGE = re.compile(r"^(\D*)(\d+)$")
+
+
+def last_page(first: str, last: str, range_format: str | None) -> str:
+    """The last page of a range as a CSL ``page-range-format`` prints it, as pandoc does: an
+    abbreviated last page is expanded first (``429-36`` is 429-436), a prefix is kept
+    (``S12-S15``), and only pages of equal length are shortened (``1-12`` stays)."""
+    fm, lm = _PAGE.match(first), _PAGE.match(last)
+    if not fm or not lm or (lm.group(1) and lm.group(1) != fm.group(1)):
+        return last
+    fd = fm.group(2)
+    ld = lm.group(2)
+    if len(ld) < len(fd):
+        ld = fd[: len(fd) - len(ld)] + ld
+    if range_format not in ("minimal", "minimal-two") or len(ld) != len(fd):
+        return lm.group(1) + ld
+    common = next((n for n, (a, b) in enumerate(zip(fd, ld)) if a != b), len(fd) - 1)
+    keep = min(common, len(fd) - 2) if range_format == "minimal-two" else common
+    return ld[max(0, keep):]
+
+
+def _patch_citeproc_pages() -> None:
+    """citeproc-py shortens ``1-12`` to ``1-2`` under ``minimal`` (it compares pages of different
+    lengths) and leaves ``429-36`` abbreviated under ``expanded``: use :func:`last_page`
+    (Chicago's rules stay citeproc-py's, given full pages). Idempotent."""
+    from citeproc import model
+
+    if getattr(model.FormatNumber, "_evidencekb_patched", False):
+        return
+    original = model.FormatNumber._format_last_page
+
+    def _format_last_page(self: Any, first: str, last: str) -> str:
+        range_format = self.get_root().get_option("page-range-format")
+        if range_format and range_format.startswith("chicago"):
+            return str(original(self, first, last_page(first, last, "expanded")))
+        return last_page(first, last, range_format)
+
+    model.FormatNumber._format_last_page = _format_last_page
+    model.FormatNumber._evidencekb_patched = True
+
+
 class Style:
     """A CSL style: what the in-text form needs to know of it, read at once with the
     standard library; the full citeproc-py style is loaded only when an entry must be
@@ -469,6 +681,9 @@ class Style:
         self.prefix = (layout.get("prefix") if layout is not None else None) or ("" if self.superscript else "(")
         self.suffix = (layout.get("suffix") if layout is not None else None) or ("" if self.superscript else ")")
         self.delimiter = (layout.get("delimiter") if layout is not None else None) or ","
+        locale = tree.getroot().get("default-locale") or "en-US"
+        # CSL's en-US locale puts a full stop or comma inside closing quotes; the others do not.
+        self.punctuation_in_quote = locale == "en-US"
         title = tree.find(".//c:info/c:title", ns)
         self.title = title.text if title is not None and title.text else name
 
@@ -478,6 +693,9 @@ class Style:
 
         _patch_citeproc_labels()
         _patch_citeproc_case()
+        _patch_citeproc_initialize()
+        _patch_citeproc_substitute()
+        _patch_citeproc_pages()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return CitationStylesStyle(str(self.path), validate=False)
@@ -533,6 +751,9 @@ class Formatter:
             rendered = str(bib.bibliography()[0])
         rendered = _LABEL.sub("", rendered) if self.style.numeric else rendered
         rendered = _DOUBLE_PUNCT.sub(r"\1\2", rendered)
+        rendered = _DOUBLE_STOP.sub(r".\1", rendered)
+        if self.style.punctuation_in_quote:
+            rendered = _PUNCT_AFTER_QUOTE.sub(r"\1\2”", rendered)
         # citeproc-py drops the spaces of text-form dates ("2023May1"); pandoc prints "2023 May 1".
         rendered = _RUN_DATE.sub(r"\1 \2 \3", rendered)
         if "number" not in entry.fields:

@@ -10,7 +10,8 @@ from typing import Any
 from .bibfmt import entries_text
 from .bibliography import Entry
 from .claims import Claim
-from .csl import to_csl
+from .csl import csl_json_item as _csl_json
+from .csl import to_plain_csl
 
 __all__ = ["to_bibtex", "to_csl_json", "to_ris", "RATING", "claim_review", "page_entry"]
 
@@ -25,7 +26,7 @@ def to_bibtex(entries: Iterable[Entry]) -> str:
 
 
 def to_csl_json(entries: Iterable[Entry]) -> str:
-    return json.dumps([to_csl(e) for e in entries], ensure_ascii=False, indent=2) + "\n"
+    return json.dumps([_csl_json(e) for e in entries], ensure_ascii=False, indent=2) + "\n"
 
 
 def _ris_line(tag: str, value: str) -> str:
@@ -36,7 +37,7 @@ def _ris_line(tag: str, value: str) -> str:
 def to_ris(entries: Iterable[Entry]) -> str:
     out: list[str] = []
     for e in entries:
-        item = to_csl(e)
+        item = to_plain_csl(e)
         out.append(_ris_line("TY", _RIS_TYPES.get(e.type, "GEN")))
         for name in item.get("author", []):
             if "literal" in name:

@@ -31,7 +31,14 @@ _STYLE_COMMANDS = {
     "textsubscript": "sub", "mkbibsubscript": "sub",
     "textsc": "", "textrm": "", "textup": "", "textnormal": "", "texttt": "", "mbox": "",
     "url": "", "nolinkurl": "",
+    "sc": "", "rm": "", "sf": "", "tt": "", "sl": "i", "itshape": "i", "slshape": "i", "bfseries": "b",
+    "scshape": "", "upshape": "", "normalfont": "", "mdseries": "", "sffamily": "", "rmfamily": "", "ttfamily": "",
 }
+#: Style commands that are declarations (``{\it text}``), not commands with an argument.
+_DECLARATIONS = frozenset({"it", "em", "bf", "sc", "rm", "sf", "tt", "sl", "itshape", "slshape", "bfseries", "scshape",
+                           "upshape", "normalfont", "mdseries", "sffamily", "rmfamily", "ttfamily"})
+#: Commands that quote their argument (biblatex's and csquotes').
+_QUOTING = frozenset({"enquote", "mkbibquote", "textquote"})
 _SYMBOLS = {
     "&": "&", "%": "%", "$": "$", "#": "#", "_": "_", "{": "{", "}": "}", " ": " ",
     "textendash": "–", "textemdash": "—", "ldots": "…", "dots": "…", "textellipsis": "…",
@@ -47,17 +54,27 @@ _SYMBOLS = {
     "guillemotright": "»", "textbullet": "•", "dag": "†", "ddag": "‡", "textdagger": "†", "pounds": "£",
     "textsterling": "£", "texteuro": "€", "euro": "€", "textcent": "¢", "textyen": "¥", "-": "",
     "@": "", ",": "\u2009", "/": "", "nobreakspace": "\u00a0", "slash": "/", "textunderscore": "_",
+    "hyphen": "-", "hyphenation": "", "break": "", "newline": " ", "allowbreak": "", "nopunct": "",
 }
 _MATH = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε",
     "zeta": "ζ", "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
-    "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "chi": "χ",
-    "psi": "ψ", "omega": "ω", "Delta": "Δ", "Gamma": "Γ", "Sigma": "Σ", "Omega": "Ω",
-    "pm": "±", "times": "×", "cdot": "·", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥",
+    "xi": "ξ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "ϕ", "varphi": "φ", "chi": "χ",
+    "psi": "ψ", "omega": "ω", "iota": "ι", "upsilon": "υ", "vartheta": "ϑ", "varrho": "ϱ", "varsigma": "ς",
+    "Delta": "Δ", "Gamma": "Γ", "Sigma": "Σ", "Omega": "Ω", "Pi": "Π", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ",
+    "Phi": "Φ", "Psi": "Ψ", "Upsilon": "Υ",
+    "pm": "±", "mp": "∓", "times": "×", "cdot": "⋅", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥",
     "neq": "≠", "approx": "≈", "sim": "∼", "infty": "∞", "circ": "°", "degree": "°",
     "rightarrow": "→", "to": "→", "leftarrow": "←", "uparrow": "↑", "downarrow": "↓",
-    "%": "%", "prime": "′", "ldots": "…", "cdots": "⋯", "lt": "<", "gt": ">",
+    "%": "%", "prime": "′", "ldots": "…", "cdots": "⋯", "lt": "<", "gt": ">", "ast": "*", "star": "⋆", "in": "∈", "notin": "∉",
+    "subset": "⊂", "subseteq": "⊆", "cup": "∪", "cap": "∩", "equiv": "≡", "ll": "≪", "gg": "≫",
+    "mid": "∣", "Rightarrow": "⇒", "Leftrightarrow": "⇔", "mapsto": "↦", "setminus": "∖", "div": "÷",
 }
+#: Binary operators and relations of TeX math, which texmath (pandoc) prints with a space each
+#: side: ``n\times n`` reads ``n × n``; ``+`` and ``-`` (a minus sign) are unary after nothing,
+#: an opening bracket or another operator (``-1`` reads ``−1``).
+_MATH_SPACED = frozenset("+-=<>×⋅±∓≤≥≠≈∼→←∈∉⊂⊆∪∩≡≪≫⇒⇔↦∖÷∣")
+_MATH_UNARY = frozenset("+-±∓")
 #: Named operators of TeX math, printed as words.
 _OPERATORS = frozenset({"log", "ln", "lg", "exp", "sin", "cos", "tan", "max", "min", "lim", "sup", "inf", "det",
                         "deg", "dim", "gcd", "arg", "ker", "Pr", "sec", "csc", "cot"})
@@ -177,20 +194,31 @@ class _Parser:
                 elif name in _STYLE_COMMANDS:
                     flush()
                     tag = _STYLE_COMMANDS[name]
-                    if name in {"it", "em", "bf"}:
-                        continue  # declarations: the style of the enclosing group
+                    if name in _DECLARATIONS:  # declarations: the style of the enclosing group
+                        if self.i < len(s) and s[self.i] == " ":
+                            self.i += 1
+                        continue
                     inner = self.arg()
                     new_style = style | {tag} if tag else style
                     for span in _Parser(inner, self.depth + 1).run(protected, new_style):
                         self.emit(span.text, span.protected, span.style)
+                elif name in _QUOTING:
+                    flush()
+                    self.emit("“", protected, style)
+                    for span in _Parser(self.arg(), self.depth + 1).run(True, style):  # pandoc keeps its case
+                        self.emit(span.text, span.protected, span.style)
+                    self.emit("”", protected, style)
                 elif name in _SYMBOLS:
                     buf.append(_SYMBOLS[name])
                     if name.isalpha() and self.i < len(s) and s[self.i] == " ":
                         self.i += 1  # a control word eats the following space
                 else:
-                    # An unknown command: keep its argument, drop the command.
+                    # An unknown command: keep its argument, drop the command (and, for a control
+                    # word, the space that ends it).
                     if self.i < len(s) and s[self.i] == "{":
                         buf.append(_Parser(self.arg(), self.depth + 1).plain())
+                    elif name.isalpha() and self.i < len(s) and s[self.i] == " ":
+                        self.i += 1
             elif c == "$":
                 flush()
                 end = self.i + 1
@@ -233,13 +261,33 @@ class _Parser:
 
 
 def _math(src: str, style: frozenset[str]) -> list[Span]:
+    """TeX math as texmath prints it in text: symbols in Unicode, operators and relations spaced,
+    a comma followed by a space, ``^`` and ``_`` as superscript and subscript."""
     out: list[Span] = []
+
+    def put(text: str) -> None:
+        if text in _MATH_SPACED or text == ",":
+            prev = "".join(sp.text for sp in out).rstrip()
+            if text == ",":
+                out.append(Span(", ", True, style))
+                return
+            shown = "\u2212" if text == "-" else text
+            if src.strip().lstrip("\\").strip() in (text, *(k for k, v in _MATH.items() if v == text)):
+                out.append(Span(shown, True, style))  # the operator alone: 3$\\times$3 reads 3×3
+                return
+            if text in _MATH_UNARY and (not prev or prev[-1] in "([{," or prev[-1] in _MATH_SPACED or prev[-1] == "\u2212"):
+                out.append(Span(shown, True, style))
+            else:
+                out.append(Span(f" {shown} ", True, style))
+            return
+        out.append(Span(text, True, style))
+
     i = 0
     while i < len(src):
         c = src[i]
         if c == "\\":
             m = _CMD.match(src, i)
-            if m is None:  # a backslash cut off by ^ or _ ($x^\\alpha$): kept as it is
+            if m is None:  # a lone backslash at the end: kept as it is
                 out.append(Span("\\", True, style))
                 i += 1
                 continue
@@ -250,11 +298,26 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
                 while i < len(src) and src[i] == " ":
                     i += 1
                 continue
-            out.append(Span(_MATH.get(name, name), True, style))
             i = m.end()
+            if name == "sqrt":  # \sqrt{n}: √n, or √(n + 1) for more than one symbol
+                inner = ""
+                if i < len(src) and src[i] == "{":
+                    depth, j = 0, i
+                    while j < len(src):
+                        depth += {"{": 1, "}": -1}.get(src[j], 0)
+                        if depth == 0:
+                            break
+                        j += 1
+                    inner, i = src[i + 1 : j], j + 1
+                body = "".join(sp.text for sp in _math(inner, style))
+                out.append(Span("√" + (body if len(body) <= 1 else f"({body})"), True, style))
+                continue
+            put(_MATH.get(name, name))
         elif c in "^_":
             tag = "sup" if c == "^" else "sub"
             i += 1
+            while i < len(src) and src[i] == " ":
+                i += 1
             if i < len(src) and src[i] == "{":
                 depth, j = 0, i
                 while j < len(src):
@@ -263,13 +326,15 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
                         break
                     j += 1
                 inner, i = src[i + 1 : j], j + 1
+            elif src.startswith("\\", i) and (m := _CMD.match(src, i)) is not None:  # n^\alpha
+                inner, i = m.group(0), m.end()
             else:
                 inner, i = src[i : i + 1], i + 1
             out.extend(Span(sp.text, True, style | {tag}) for sp in _math(inner, style))
         elif c in "{}" or c.isspace():  # grouping, and spaces, which TeX ignores in math
             i += 1
         else:
-            out.append(Span(c, True, style))
+            put(c)
             i += 1
     return out
 

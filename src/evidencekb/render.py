@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from .bibliography import Entry, LazyEntries
 from .citations import CiteItem, Cluster
-from .csl import Formatted, Formatter, Style, short_names, to_csl
+from .csl import Formatted, Formatter, Style, short_names, to_plain_csl
 
 __all__ = ["PageCitations", "Card", "Cards", "render_cluster", "render_reference_list", "reference_items", "reference_section",
            "identifier_links", "anchor"]
@@ -54,7 +54,7 @@ def author_short(entry: Entry, narrative: bool, formatter: Formatter | None = No
 
     With a formatter the names are memoised (and persisted with its formatted entries)."""
     names = formatter.short_names(entry) if formatter is not None else short_names(entry)
-    return _short(names, narrative) if names else str(to_csl(entry).get("title", entry.key))
+    return _short(names, narrative) if names else str(to_plain_csl(entry).get("title", entry.key))
 
 
 def _short(names: tuple[str, ...], narrative: bool) -> str:
@@ -117,7 +117,7 @@ class Cards:
         entry = self.entries[key]
         names = self.formatter.short_names(entry)
         return Card(anchor(key), self.formatter.format(entry), identifier_links(entry), entry.year, names,
-                    "" if names else str(to_csl(entry).get("title", key)))
+                    "" if names else str(to_plain_csl(entry).get("title", key)))
 
 
 @dataclass

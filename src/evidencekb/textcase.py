@@ -30,7 +30,7 @@ _WORD_BREAK = frozenset("-/\u2013\u2014")
 
 def _kind(c: str) -> int:
     if c.isalnum():
-        return 1 if c.isascii() else 2
+        return 1
     if c.isspace():
         return 3
     return 0  # a mark: a chunk of its own
@@ -57,7 +57,9 @@ def _next_state(state: int, chunk: str) -> int:
         return START_SENTENCE
     if c.isspace() or c in _WORD_BREAK:
         return AFTER_WORD_END
-    return AFTER_OTHER
+    # Other marks (brackets, quotes) leave the state as it was, except that a mark after a
+    # sentence's end ("Comm., control") ends that: pandoc 3's behaviour, measured.
+    return AFTER_OTHER if state == AFTER_SENTENCE_END else state
 
 
 def _capitalize(t: str) -> str:
@@ -69,7 +71,7 @@ def _mixed(t: str) -> bool:
 
 
 def _title(state: int, t: str) -> str:
-    if _mixed(t) or t.isupper() or not t.isascii():
+    if _mixed(t) or t.isupper():
         return t
     if state in (START, START_SENTENCE):
         return _capitalize(t.lower())
@@ -113,7 +115,9 @@ def transform_parts(parts: list[tuple[str, bool]], f: Callable[[int, str], str])
     # The last word (after the last space) gets a state of its own, as citeproc gives its last
     # string, unless it holds a word break: citeproc capitalizes it even when it is a stop word.
     tail = next((i + 1 for i in range(len(chunks) - 1, -1, -1) if chunks[i][0][0].isspace()), 0)
-    last = tail if 0 < tail < len(chunks) and not any(c[0][0] in _WORD_BREAK for c in chunks[tail:]) else -1
+    # A text that ends with a mark ("Vol. A.") has no last word in this sense.
+    last = (tail if 0 < tail < len(chunks) and chunks[-1][0][-1].isalnum()
+            and not any(c[0][0] in _WORD_BREAK for c in chunks[tail:]) else -1)
     out = ["" for _ in parts]
     state = START
     for i, (chunk, protected, n) in enumerate(chunks):
