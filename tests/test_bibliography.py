@@ -241,3 +241,136 @@ def test_tiny_reads_lose_no_byte_order_mark_cr_or_character(tmp_path: Path, size
     path = tmp_path / "x.bib"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     assert "".join(_decoded(path, "x.bib", size)) == text.replace("\r\n", "\n")
+
+
+# --- real-world BibTeX: inheritance, lines, years, DOIs -------------------------------------
+
+CHILD = "@inbook{child,\n  author = {Chapter, C},\n  title = {Knee},\n  crossref = {parent},\n  pages = {1--9},\n}\n"
+PARENT = "@book{parent,\n  editor = {Editor, E},\n  title = {Sports Knee},\n  publisher = {HK},\n  date = {2016},\n}\n"
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["dict", "packed"])
+def test_crossref_child_inherits_from_a_later_parent_and_hashes_with_it(cached: bool, tmp_path: Path) -> None:
+    from evidencekb.cache import load_library
+
+    def child(parent: str):  # type: ignore[no-untyped-def]
+        (tmp_path / "a.bib").write_text(CHILD + "\n" + parent, encoding="utf-8")
+        bib = load_library([tmp_path / "a.bib"], tmp_path, tmp_path / "c" if cached else None) if cached \
+            else load([tmp_path / "a.bib"], tmp_path)
+        return bib, bib.entries["child"]
+
+    bib, e = child(PARENT)
+    assert e.fields["booktitle"] == "Sports Knee" and e.fields["date"] == "2016"
+    assert set(e.inherited) >= {"booktitle", "date", "editor", "publisher"} and "title" not in e.inherited
+    assert e.fields["title"] == "Knee"  # its own field wins
+    assert not [d for d in bib.diagnostics + (lint(bib) if not cached else []) if d.code == "bib-missing-field"]
+    digest = bib.entries.digest("child") if cached else e.digest  # type: ignore[union-attr]
+    assert digest == e.digest
+    _, e2 = child(PARENT.replace("Sports Knee", "Sports Hip"))
+    assert e2.fields["booktitle"] == "Sports Hip" and e2.digest != digest  # a parent's edit reaches the cache key
+
+
+def test_unknown_crossref_is_located_at_the_crossref_field() -> None:
+    bib = load_text([("x.bib", CHILD)])
+    (d,) = [d for d in bib.diagnostics if d.code == "bib-unknown-parent"]
+    assert (d.line, d.severity.value) == (4, "warning") and "'parent'" in d.message
+    assert [x.code for x in lint(bib)] == ["bib-missing-field"]  # the booktitle it would inherit
+
+
+def test_xdata_fields_are_taken_as_they_are() -> None:
+    bib = load_text([("x.bib", "@xdata{pub, publisher={Elsevier}}\n@book{b, title={T}, date={2001}, xdata={pub}}")])
+    assert bib.entries["b"].fields["publisher"] == "Elsevier"
+    assert not lint(bib)
+
+
+def test_line_numbers_after_lines_that_end_in_a_backslash() -> None:
+    text = "@misc{a,\n  title = {A \\\\\n  B},\n  note = {x\\\n y},\n  year = {2000}\n}\n\n@misc{b,\n  title = {T},\n  year = {20x0}\n}\n"
+    bib = load_text([("x.bib", text)])
+    a, b = bib.entries["a"], bib.entries["b"]
+    assert (a.line, a.field_lines) == (1, {"title": 2, "note": 4, "year": 6})
+    assert (b.line, b.field_lines["year"]) == (9, 11)
+    assert [(d.line, d.code) for d in lint(bib)] == [(11, "bib-bad-year")]
+
+
+@pytest.mark.parametrize("year", ["1066", "1858", "1992--1993", "2005/06", "1988?", "in press", "n.d.", "1990s", "2000a"])
+def test_historic_years_ranges_and_words_are_accepted(year: str) -> None:
+    bib = load_text([("x.bib", f"@book{{b, title={{T}}, year={{{year}}}}}")])
+    assert [d.code for d in lint(bib)] == []
+
+
+@pytest.mark.parametrize("year", ["20x0", "12345", "3024", "1999--1899"])
+def test_implausible_years_are_reported(year: str) -> None:
+    bib = load_text([("x.bib", f"@book{{b, title={{T}}, year={{{year}}}}}")])
+    assert [d.code for d in lint(bib)] == ["bib-bad-year"]
+
+
+def test_bad_iso_date_is_reported() -> None:
+    bib = load_text([("x.bib", "@book{b, title={T}, date={2004-13-01}}")])
+    assert [d.code for d in lint(bib)] == ["bib-bad-year"]
+
+
+def test_doi_with_resolver_prefix_gets_a_fix_and_prints_once() -> None:
+    from evidencekb.bibfmt import format_text
+    from evidencekb.csl import Formatter
+
+    text = "@article{a, author={A, B}, title={T}, journal={J}, year={2000}, doi={https://doi.org/10.5555/abc}}"
+    bib = load_text([("x.bib", text)])
+    (d,) = lint(bib)
+    assert d.code == "bib-doi-prefix" and "'10.5555/abc'" in d.message
+    assert Formatter("american-medical-association").format(bib.entries["a"]).text.endswith("doi:10.5555/abc")
+    assert "doi = {10.5555/abc}" in format_text(text, fix=True)
+    assert "doi = {https://doi.org/10.5555/abc}" in format_text(text)
+
+
+def test_markup_in_an_abstract_is_no_missing_comma() -> None:
+    text = '@misc{m, title={T}, abstract={See <span class="x" id="y">here</span>.}, year={2000}}'
+    assert not load_text([("x.bib", text)]).diagnostics
+
+
+def test_a_key_with_a_slash_is_a_key() -> None:
+    bib = load_text([("x.bib", "@misc{baez/article, title={T}, year={2000}}")])
+    assert "baez/article" in bib.entries and not bib.diagnostics
+
+
+@pytest.mark.parametrize(("given", "ama", "apa"), [
+    ("Jean-Pierre", "JP", "J.-P."), ("Ken-ichi", "K", "K."), ("W.-T.", "W-T", "W.-T."), ("D.D.-F.", "DD-F", "D. D.-F."),
+    ("Md. Abul", "MdA", "Md. A."), ("K. Yu.", "KYu", "K. Yu."), ("J.P.", "JP", "J. P."), ("Karl-Öve", "KÖ", "K.-Ö."),
+    ("Jean-de la", "J la", "J. la"), ("ab-Cd", "ab-Cd", "ab-Cd"), ("Éva", "É", "É."),
+])
+def test_initials_as_pandoc_makes_them(given: str, ama: str, apa: str) -> None:
+    """Measured with pandoc 3.9: AMA (initialize-with "", no hyphen) and APA (". ", hyphen)."""
+    from evidencekb.csl import initials
+
+    assert (initials(given, "", False), initials(given, ". ", True)) == (ama, apa)
+
+
+@pytest.mark.parametrize(("first", "last", "minimal", "expanded"), [
+    ("1", "12", "12", "12"), ("429", "36", "36", "436"), ("1234", "1240", "40", "1240"), ("99", "101", "101", "101"),
+    ("S12", "S15", "5", "S15"), ("12", "3", "3", "13"), ("5", "5", "5", "5"),
+])
+def test_page_ranges_as_pandoc_prints_them(first: str, last: str, minimal: str, expanded: str) -> None:
+    from evidencekb.csl import last_page
+
+    assert (last_page(first, last, "minimal"), last_page(first, last, "expanded")) == (minimal, expanded)
+
+
+@pytest.mark.parametrize(("tex", "text"), [
+    ("$n\\times n$", "n × n"), ("3$\\times$3", "3×3"), ("$L(2,1)$", "L(2, 1)"), ("$-1$", "−1"), ("$a-b$", "a − b"),
+    ("$O(n^\\alpha \\log n)$", "O(nαlog n)"), ("$\\Pi_1$", "Π1"), ("$O(\\sqrt{E})$", "O(√E)"), ("$O^\\ast$", "O*"),
+    ("{\\sc independent set} and", "independent set and"), ("\\mkbibquote{De Motu}", "“De Motu”"),
+    ("a\\hyphen b", "a-b"), ("Sm\\'\\i d", "Smíd"),
+])
+def test_latex_as_pandoc_reads_it(tex: str, text: str) -> None:
+    assert latex.decode(tex) == text
+
+
+@pytest.mark.parametrize(("title", "case"), [
+    ("special graph classes (preliminary version)", "Special Graph Classes (Preliminary Version)"),
+    ("ein allgemeines für graphprobleme über", "Ein Allgemeines Für Graphprobleme Über"),
+    ("handbook, vol. a.", "Handbook, Vol. A."),
+    ("the ‘quoted’ word", "The ‘Quoted’ Word"),
+])
+def test_title_case_as_pandoc(title: str, case: str) -> None:
+    from evidencekb.textcase import title_case
+
+    assert title_case(title) == case

@@ -105,7 +105,7 @@ def split_names(value: str) -> list[str]:
         return [n.strip() for n in re.split(r"\s+and\s+", value.strip()) if n.strip()]
 
 
-_SPECIAL_CHAR = re.compile(r"""\\(?:[`'^"~=.]\s*|[uvHcdbrtk](?:\s+|(?=\{)))(?:\{[^{}]*\}|\\[ij](?![A-Za-z])|[A-Za-z])"""
+_SPECIAL_CHAR = re.compile(r"""\\(?:[`'^"~=.]\s*|[uvHcdbrtk](?:\s+|(?=\{)))(?:\{[^{}]*\}|\\[ij](?![A-Za-z])[ \t]*|[A-Za-z])"""
                            r"|\\(?:AA|AE|OE|aa|ae|oe|ss|L|O|l|o|i|j)(?![A-Za-z])(?:\{\}|[ \t]*)")
 
 
@@ -190,11 +190,36 @@ def _text(value: str, english: bool, title: bool) -> str:
     does), its braced words marked so that the style's title case leaves them alone."""
     spans = latex.parse(value)
     if not title:
-        return latex.to_text(spans)
+        return _single_quotes_doubled(latex.to_text(spans))
     if english:
         spans = latex.sentence_case(spans)
-    return "".join(f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}" if sp.protected and any(c.islower() for c in sp.text)
-                   else sp.text for sp in spans)
+    return _single_quotes_doubled("".join(f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}"
+                                          if sp.protected and any(c.islower() for c in sp.text)
+                                          else sp.text for sp in spans))
+
+
+def _single_quotes_doubled(text: str) -> str:
+    """A quotation in single quotes that is not inside double quotes takes double quotes, as
+    pandoc's citeproc prints an outer quotation (``\u2018valgus\u2019`` reads \u201cvalgus\u201d); an
+    apostrophe (\u2019 between letters) is left alone."""
+    if "\u2018" not in text:
+        return text
+    out = list(text)
+    depth = 0
+    i = 0
+    while i < len(out):
+        c = out[i]
+        if c == "\u201c":
+            depth += 1
+        elif c == "\u201d":
+            depth = max(0, depth - 1)
+        elif c == "\u2018" and depth == 0 and (i == 0 or not out[i - 1].isalnum()):
+            for j in range(i + 1, len(out)):
+                if out[j] == "\u2019" and not (j + 1 < len(out) and out[j + 1].isalnum()):
+                    out[i], out[j] = "\u201c", "\u201d"
+                    break
+        i += 1
+    return "".join(out)
 
 
 def _join(sep: str, parts: list[str]) -> str:
@@ -451,7 +476,7 @@ _DOUBLE_STOP = re.compile(r"(?<!\.)\.([\ue000-\ue00f]*)\.(?!\.)")
 #: A full stop or comma after a closing quote, moved inside it as US English puts it (the
 #: locale's punctuation-in-quote).
 _PUNCT_AFTER_QUOTE = re.compile(r"(“[^“”]*)”([.,])")
-_RUN_DATE = re.compile(r"\b(\d{4})([A-Z][a-z]{2,8})(\d{1,2})\b")
+_RUN_DATE = re.compile(r"\b(\d{4})([A-Z][a-z]{2,8})(\d{1,2})?\b")
 
 
 def _marks_to_html(text: str) -> str:
@@ -662,6 +687,35 @@ def _patch_citeproc_pages() -> None:
     model.FormatNumber._evidencekb_patched = True
 
 
+def _patch_citeproc_literal_dates() -> None:
+    """citeproc-py prints a literal date ("in press", "2005/06") in every date element, so APA's
+    "(year, month day)" reads "(in press, in press)": print it only where the year goes, as
+    pandoc does. Idempotent."""
+    from citeproc import model
+    from citeproc.source import LiteralDate
+
+    if getattr(model.Date, "_evidencekb_patched", False):
+        return
+    original = model.Date.process
+
+    def process(self: Any, item: Any, variable: Any = None, show_parts: Any = None, context: Any = None,
+                **kwargs: Any) -> Any:
+        name = variable or self.get("variable")
+        if name and isinstance(item.reference.get(name.replace("-", "_")), LiteralDate):
+            if self.get("form") is not None and not self.is_locale_date():
+                parts = (self.get("date-parts") or "year-month-day").split("-")
+            elif show_parts is not None:
+                parts = list(show_parts)
+            else:
+                parts = [p.get("name") for p in self.iterchildren()]
+            if "year" not in parts:
+                return None
+        return original(self, item, variable, show_parts, context, **kwargs)
+
+    model.Date.process = process
+    model.Date._evidencekb_patched = True
+
+
 class Style:
     """A CSL style: what the in-text form needs to know of it, read at once with the
     standard library; the full citeproc-py style is loaded only when an entry must be
@@ -696,6 +750,7 @@ class Style:
         _patch_citeproc_initialize()
         _patch_citeproc_substitute()
         _patch_citeproc_pages()
+        _patch_citeproc_literal_dates()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return CitationStylesStyle(str(self.path), validate=False)
@@ -755,7 +810,7 @@ class Formatter:
         if self.style.punctuation_in_quote:
             rendered = _PUNCT_AFTER_QUOTE.sub(r"\1\2”", rendered)
         # citeproc-py drops the spaces of text-form dates ("2023May1"); pandoc prints "2023 May 1".
-        rendered = _RUN_DATE.sub(r"\1 \2 \3", rendered)
+        rendered = _RUN_DATE.sub(lambda m: " ".join(g for g in m.groups() if g), rendered)
         if "number" not in entry.fields:
             # citeproc-py prints APA's "(Publication No. …)" label even without a number.
             rendered = rendered.replace(" (Publication)", "")

@@ -157,6 +157,8 @@ class _Parser:
                 return ""
             self.i = m.end()
             name = m.group(1)
+            if name.isalpha() and self.i < len(self.s) and self.s[self.i] == " ":
+                self.i += 1  # a control word eats the space after it: Sm\\'\\i d is Smíd
             return "\\" + name if name in ("i", "j") else _SYMBOLS.get(name, name)
         if self.i < len(self.s):
             self.i += 1

@@ -1,0 +1,96 @@
+"""Real libraries nobody on the project wrote: biber's test library (with its @string
+definitions in a separate file) and biblatex's examples (tests/data/corpora/README.md).
+
+Every entry is read, linted and formatted without a traceback; the AMA text of at least
+95% of entries equals pandoc 3's (tests/golden/papers.json, biblatex-examples.json, made by
+scripts/make_golden.py), and every other entry is one of pandoc's own errors listed in
+tests/pandoc_notes.py.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from pandoc_notes import CASES, EXPLAINED, corrected
+
+from evidencekb.bibliography import Bibliography, lint, load
+from evidencekb.csl import Formatter
+
+CORPORA = {"biber": "papers.json", "biblatex": "biblatex-examples.json"}
+
+
+@cache
+def library(name: str) -> Bibliography:
+    return load(sorted((ROOT / "tests" / "data" / "corpora" / name).glob("*.bib")), ROOT)
+
+
+def golden(name: str) -> dict[str, str]:
+    data: dict[str, dict[str, str]] = json.loads((ROOT / "tests" / "golden" / CORPORA[name]).read_text(encoding="utf-8"))
+    return data["american-medical-association"]
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_ama_text_equals_pandoc_for_95_percent_and_the_rest_is_explained(name: str) -> None:
+    bib, expected = library(name), golden(name)
+    assert set(expected) == set(bib.entries), "every entry is read (and pandoc read the same ones)"
+    f = Formatter("american-medical-association")
+    differ = {key for key, text in expected.items() if f.format(bib.entries[key]).text != corrected(text)}
+    share = 1 - len(differ) / len(expected)
+    assert share >= 0.95, f"{share:.1%} of {name}'s entries equal pandoc's"
+    explained = {key for (lib, key) in CASES if lib == name and "@" not in key}
+    assert differ - explained == set(), "differences from pandoc that tests/pandoc_notes.py does not explain"
+    assert explained - differ == set(), "explained differences that no longer differ: remove them from the notes"
+    assert all(CASES[(name, k)] in EXPLAINED for k in explained)
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_every_line_number_is_the_real_line(name: str) -> None:
+    bib = library(name)
+    lines = {p: (ROOT / p).read_text(encoding="utf-8").split("\n") for p in bib.files}
+    for e in bib.entries.values():
+        assert lines[e.path][e.line - 1].lstrip().startswith("@"), (e.key, e.line)
+        for fname, n in e.field_lines.items():
+            assert lines[e.path][n - 1].lower().lstrip().startswith(fname) or f"{fname} " in lines[e.path][n - 1].lower() \
+                or f"{fname}=" in lines[e.path][n - 1].lower(), (e.key, fname, n)
+    for d in bib.diagnostics + lint(bib):
+        assert 1 <= d.line <= len(lines[d.path])
+
+
+def test_no_false_missing_fields() -> None:
+    """Only the two technical reports that name no institution lack a required field (both
+    BibTeX and biblatex ask for one); crossref children count what they inherit."""
+    missing = {(d.path.rsplit("/", 1)[-1], d.message.split("'")[1]) for name in CORPORA
+               for d in lint(library(name)) if d.code == "bib-missing-field"}
+    assert missing == {("papers.bib", "KarpinskiWZ97"), ("papers.bib", "Marecek09")}
+
+
+def test_inherited_fields_come_from_the_parent() -> None:
+    e = library("biblatex").entries["westfahl:space"]
+    assert e.fields["booktitle"] == library("biblatex").entries["westfahl:frontier"].fields["title"]
+    assert "booktitle" in e.inherited and "crossref" in e.fields
+
+
+@pytest.mark.parametrize("style", ["apa", "nlm-citation-sequence"])
+def test_entries_format_in_the_other_styles_with_no_tex_left(style: str) -> None:
+    """biblatex's examples whole, and every fifth entry of biber's library (kept fast): text,
+    with no LaTeX left in it. (@set and @xdata entries are containers, not references.)"""
+    f = Formatter(style)
+    for name, step in (("biblatex", 1), ("biber", 5)):
+        bib = library(name)
+        for key in list(bib.entries)[::step]:
+            e = bib.entries[key]
+            if e.type in ("set", "xdata"):
+                continue
+            out = f.format(e)
+            assert out.text.strip() and "\\" not in out.text, (key, out.text)
+
+
+def test_corpora_are_the_shared_ones() -> None:
+    readme = (ROOT / "tests" / "data" / "corpora" / "README.md").read_text(encoding="utf-8")
+    assert "biber" in readme and "biblatex" in readme
+    assert all((ROOT / "tests" / "golden" / g).exists() for g in CORPORA.values())
+    assert Path(ROOT / "tests" / "data" / "corpora" / "biber" / "definitions.bib").exists()
