@@ -94,3 +94,22 @@ def test_corpora_are_the_shared_ones() -> None:
     assert "biber" in readme and "biblatex" in readme
     assert all((ROOT / "tests" / "golden" / g).exists() for g in CORPORA.values())
     assert Path(ROOT / "tests" / "data" / "corpora" / "biber" / "definitions.bib").exists()
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_a_page_citing_every_entry_renders(name: str) -> None:
+    """Every entry cited on one page, in APA (author-date: names, years and suffixes for every
+    entry): no traceback, a reference list item per cited entry, and no LaTeX in the page."""
+    import markdown
+
+    from evidencekb.markdown_ext import CitationContext
+
+    bib = library(name)
+    keys = [k for k, e in bib.entries.items() if e.type not in ("set", "xdata")]
+    if name == "biber":
+        keys = keys[::4]  # kept fast: a quarter of biber's library
+    ctx = CitationContext(bib, "apa")
+    md = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": ctx}})
+    page = md.convert("\n\n".join(f"Text [@{{{k}}}]." for k in keys))  # braced: keys such as "Kloks93+"
+    assert page.count('<li id="ref-') == len(keys)
+    assert "\\textit" not in page and "\\emph" not in page and "$" not in page.replace("US$", "")
