@@ -374,3 +374,11 @@ def test_title_case_as_pandoc(title: str, case: str) -> None:
     from evidencekb.textcase import title_case
 
     assert title_case(title) == case
+
+
+def test_fmt_keeps_string_preamble_and_comment_blocks_byte_for_byte() -> None:
+    from evidencekb.bibfmt import format_text
+
+    blocks = ['@String{j-X = "X"}', '@PREAMBLE{ "\\newcommand{\\noop}[1]{}" }', "@Comment{ keep  me }"]
+    out = format_text("\n".join(blocks) + "\n@article{a, journal=j-X, title={T}}\n")
+    assert all(b in out for b in blocks) and "journal = j-X," in out
