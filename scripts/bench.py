@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
-"""Benchmark the citation engine against a plain Material build of the same site.
+"""Benchmark evidencekb as users run it, each figure a ratio against a baseline built in the same run.
 
-    python scripts/bench.py                      # the four sizes, 9 or 5 runs each
-    python scripts/bench.py --sizes 50x500 --runs 1
+    python scripts/bench.py                      # the four sizes and the shared real libraries
+    python scripts/bench.py --sizes 50x500 --runs 3
     python scripts/bench.py --profile 200x2000   # cProfile of one warm build with our plugin (--cold: the first)
 
-For each size (N pages, M library entries) it generates a deterministic
-synthetic site: realistic prose with 5-15 citations per page covering every
-syntax form, and a library of realistic entries. It builds the site with the
-same theme and extensions, once without and once with our plugin and Markdown
-extension, and prints the median time ratio (ours / plain) and the peak memory
-of each build. The first build with the plugin starts from an empty cache and
-is reported on its own (time and peak memory); the ratio and the memory ratio
-are of the builds after it, as in everyday use. It also times ``evidencekb check`` from cold and warm against a
-bare ``bibtexparser.parse_file`` of the same library, in the same run.
+For each size (N pages, M library entries) it generates a deterministic synthetic site:
+prose with 5-15 citations per page in every syntax form, and a library of realistic
+entries. Interleaved, it builds:
+
+- the plain source with Material and the same extensions (no evidencekb);
+- the default configuration (``plugins: [evidencekb]``, nothing set), as users run it:
+  citations, a page for every cited entry (kept out of the navigation), the bibliography
+  and the other generated pages;
+- the same output pages written as static Markdown, built plain: the theme's own cost for
+  the pages we add, the floor the default configuration is measured against;
+- the citation layer alone (``generate_pages: false``);
+- with Zensical installed, the plain source and the default configuration on Zensical.
+
+The first build of each evidencekb configuration starts from an empty cache (a fresh CI
+runner) and is reported on its own; the other ratios are of the builds after it, as in
+everyday use, given as the median and the range over the runs. It also times
+``evidencekb check`` from cold and warm against a bare ``bibtexparser.parse_file`` of the
+same library: the synthetic ones and the real libraries in tests/data/corpora.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 WORDS = ["the", "iliotibial", "band", "tension", "runners", "cyclists", "knee", "hip", "abductor", "strength", "trial", "cohort", "evidence", "fascia", "compression", "friction", "stiffness", "load", "training", "pain", "recovery", "weeks", "rehabilitation", "study", "participants", "measured", "reported", "increased", "decreased", "compared", "baseline", "outcome", "analysis"]
 SURNAMES = ["Smith", "Jones", "Müller", "García", "Nguyen", "Rossi", "Kowalski", "O'Brien", "van", "der", "Berg", "Dupont", "Silva", "Kim", "Chen", "Fernández", "Ivanova", "Okafor", "Hansen", "Larsen", "Novak", "Popescu"]
@@ -87,6 +97,29 @@ def make_site(root: Path, n: int, m: int, seed: int = 1) -> None:
     (root / "plain.yml").write_text(base + "plugins:\n  - search\n", encoding="utf-8")
     (root / "ours.yml").write_text(base + "  - evidencekb\nplugins:\n  - search\n  - evidencekb:\n"
                                    "      generate_pages: false\n", encoding="utf-8")
+    # The default configuration: the plugin with nothing set (mkdocs.yml, which the
+    # Zensical path reads too), and its output pages as static Markdown, built plain.
+    (root / "mkdocs.yml").write_text(base + "  - evidencekb\nplugins:\n  - search\n  - evidencekb\n",
+                                     encoding="utf-8")
+    (root / "static.yml").write_text(base + "docs_dir: docs-static\nnot_in_nav: |\n  /references/\n"
+                                     "plugins:\n  - search\n", encoding="utf-8")
+    (root / "zplain.yml").write_text(base + "site_dir: site-zplain\n", encoding="utf-8")
+
+
+def make_static(root: Path) -> None:
+    """The default configuration's output pages as static Markdown (docs-static/): the pages
+    and generated pages evidencekb lays out, their data HTML put in place, citations left as
+    written. Built plain, they cost the theme what our pages cost it."""
+    from evidencekb.engines import stage
+    from evidencekb.safe import decode_slots
+    from evidencekb.site import Project
+
+    config, _ = stage(Project.from_config_file(root / "mkdocs.yml"), out=root / ".stage")
+    target = root / "docs-static"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(config.parent / "docs", target)
+    for page in target.rglob("*.md"):
+        page.write_text(decode_slots(page.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 #: Runs a module as ``python -m`` would and reports the process's own peak resident
@@ -106,8 +139,9 @@ PEAK = ("import atexit, runpy, sys\n"
         "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n")
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB) of one child process; ``cmd`` is [python, -m, module, args...]."""
+def run(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of one child process; ``cmd`` is [python, -m, module, args...];
+    an exit status outside ``ok`` stops the benchmark."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     if cmd[1] == "-m":
         cmd = [cmd[0], "-c", PEAK, *cmd[2:]]
@@ -116,7 +150,7 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t0
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    if os.waitstatus_to_exitcode(status) not in ok:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{err}")
     peaks = [int(line.split()[1]) for line in err.splitlines() if line.startswith("BENCH-PEAK-KB ")]
     return elapsed, (peaks[-1] if peaks else usage.ru_maxrss) / 1024
@@ -126,30 +160,99 @@ def build(root: Path, cfg: str) -> tuple[float, float]:
     return run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", cfg, "-d", f"site-{cfg}"], root)
 
 
-def bench_size(n: int, m: int, runs: int) -> dict[str, float]:
+def zensical_plain(root: Path) -> tuple[float, float]:
+    return run([sys.executable, "-m", "zensical", "build", "-f", "zplain.yml"], root)
+
+
+def zensical_ours(root: Path) -> tuple[float, float]:
+    return run([sys.executable, "-m", "evidencekb.cli", "build", "--engine", "zensical", "--root", str(root),
+                "--site-dir", str(root / "site-zours")], root)
+
+
+def has_zensical() -> bool:
+    return importlib.util.find_spec("zensical") is not None
+
+
+def spread(values: list[float]) -> str:
+    """The median and, over more than one run, the range: "1.08 (1.05–1.12)"."""
+    med = statistics.median(values)
+    return f"{med:.2f}" + (f" ({min(values):.2f}–{max(values):.2f})" if len(values) > 1 else "")
+
+
+def clear_cache(root: Path) -> None:
+    shutil.rmtree(root / ".cache", ignore_errors=True)
+
+
+def check_times(root: Path, lib_files: list[Path]) -> dict[str, float]:
+    """``evidencekb check`` from cold and from warm, and a bare parse of the same files."""
+    files = ", ".join(repr(str(f)) for f in lib_files)
+    parse = run([sys.executable, "-c", f"import bibtexparser\nfor f in [{files}]: bibtexparser.parse_file(f)"],
+                root)[0]
+    clear_cache(root)
+    cmd = [sys.executable, "-m", "evidencekb.cli", "check", "--root", str(root)]
+    cold = run(cmd, root, ok=(0, 1))[0]
+    warm = run(cmd, root, ok=(0, 1))[0]
+    return {"parse_s": parse, "check_cold_s": cold, "check_warm_s": warm}
+
+
+def bench_size(n: int, m: int, runs: int, zensical: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_site(root, n, m)
-        build(root, "plain.yml")  # warm the file system cache for both
-        cold = build(root, "ours.yml")  # an empty .cache: every cited entry is formatted
-        plain, ours = [], []
-        for _ in range(runs):  # interleave so drift hits both alike
-            plain.append(build(root, "plain.yml"))
-            ours.append(build(root, "ours.yml"))
-        lib = root / "references" / "library.bib"
-        parse = run([sys.executable, "-c", f"import bibtexparser; bibtexparser.parse_file({str(lib)!r})"], root)[0]
-        cache = root / ".cache"
-        shutil.rmtree(cache, ignore_errors=True)
-        check_cmd = [sys.executable, "-m", "evidencekb.cli", "check", "--root", str(root)]
-        check_cold = run(check_cmd, root)[0]
-        check_warm = run(check_cmd, root)[0]
-    med = statistics.median
-    return {
-        "plain_s": med(t for t, _ in plain), "ours_s": med(t for t, _ in ours),
-        "ratio": med(o[0] / p[0] for o, p in zip(ours, plain)), "cold_s": cold[0],
-        "plain_mib": max(r for _, r in plain), "ours_mib": max(r for _, r in ours), "cold_mib": cold[1],
-        "parse_s": parse, "check_cold_s": check_cold, "check_warm_s": check_warm,
-    }
+        build(root, "plain.yml")  # warm the file system cache for all
+        clear_cache(root)
+        first_default = build(root, "mkdocs.yml")  # an empty .cache: every cited entry is formatted
+        clear_cache(root)
+        first_layer = build(root, "ours.yml")
+        make_static(root)
+        series: dict[str, list[tuple[float, float]]] = {k: [] for k in ("plain", "static", "default", "layer")}
+        for _ in range(runs):  # interleaved, so that drift hits all alike
+            series["plain"].append(build(root, "plain.yml"))
+            series["static"].append(build(root, "static.yml"))
+            series["default"].append(build(root, "mkdocs.yml"))
+            series["layer"].append(build(root, "ours.yml"))
+        out: dict[str, Any] = {"series": series, "first_default": first_default, "first_layer": first_layer,
+                               "reference_pages": len(list((root / "docs-static" / "references").glob("*.md")))}
+        if zensical:
+            zensical_plain(root)
+            clear_cache(root)
+            out["z_first"] = zensical_ours(root)
+            zs: dict[str, list[tuple[float, float]]] = {"zplain": [], "zours": []}
+            for _ in range(runs):
+                zs["zplain"].append(zensical_plain(root))
+                zs["zours"].append(zensical_ours(root))
+            out["zseries"] = zs
+        out["check"] = check_times(root, [root / "references" / "library.bib"])
+    return out
+
+
+def ratios(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[float]:
+    return [x[0] / y[0] for x, y in zip(a, b)]
+
+
+def med(values: list[tuple[float, float]], i: int = 0) -> float:
+    return statistics.median(v[i] for v in values)
+
+
+def peak(values: list[tuple[float, float]]) -> float:
+    return max(v[1] for v in values)
+
+
+def corpus_checks() -> list[tuple[str, int, dict[str, float]]]:
+    """``evidencekb check`` on the shared real libraries, in a site of their own."""
+    here = Path(__file__).resolve().parent.parent / "tests" / "data" / "corpora"
+    out = []
+    for name in ("biber", "biblatex"):
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "docs").mkdir()
+            (root / "docs" / "index.md").write_text("# Home\n", encoding="utf-8")
+            shutil.copytree(here / name, root / "references")
+            (root / "mkdocs.yml").write_text("site_name: Corpus\nplugins:\n  - evidencekb\n", encoding="utf-8")
+            files = sorted((root / "references").glob("*.bib"))
+            entries = sum(f.read_text(encoding="utf-8").count("\n@") for f in files)
+            out.append((name, entries, check_times(root, files)))
+    return out
 
 
 def profile(n: int, m: int, cold: bool = False) -> None:
@@ -223,26 +326,67 @@ def main(argv: list[str] | None = None) -> int:
                          "short, and their timing noisier)")
     ap.add_argument("--profile", metavar="NxM", help="print a cProfile of one (warm) build instead")
     ap.add_argument("--cold", action="store_true", help="with --profile: profile the first build, from an empty cache")
+    ap.add_argument("--no-zensical", action="store_true", help="skip the Zensical builds")
+    ap.add_argument("--no-corpora", action="store_true", help="skip `evidencekb check` on the shared real libraries")
     args = ap.parse_args(argv)
     compile_package()
     if args.profile:
         n, m = map(int, args.profile.split("x"))
         profile(n, m, args.cold)
         return 0
-    print(f"Benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          + (f"median of {args.runs} interleaved runs\n" if args.runs else
-             "median of 9 (up to 50 pages) or 5 interleaved runs\n"))
-    print("| pages | entries | plain build | with evidencekb | ratio | first build (empty cache) "
-          "| peak MiB plain / ours / first | memory ratio | parse_file | check cold | check warm | check / parse |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    zensical = has_zensical() and not args.no_zensical
+    print(f"Benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+          + (f"{args.runs} interleaved runs" if args.runs else "9 (up to 50 pages) or 5 interleaved runs")
+          + "; ratios are medians, with the range over the runs in brackets.\n")
+    results = []
     for size in args.sizes.split(","):
         n, m = map(int, size.split("x"))
         runs = args.runs or (9 if n <= 50 else 5)
-        r = bench_size(n, m, runs)
-        print(f"| {n} | {m} | {r['plain_s']:.2f} s | {r['ours_s']:.2f} s | {r['ratio']:.2f} | {r['cold_s']:.2f} s | "
-              f"{r['plain_mib']:.0f} / {r['ours_mib']:.0f} / {r['cold_mib']:.0f} | "
-              f"{r['ours_mib'] / r['plain_mib']:.2f} | {r['parse_s']:.2f} s | {r['check_cold_s']:.2f} s | "
-              f"{r['check_warm_s']:.2f} s | {r['check_cold_s'] / r['parse_s']:.2f} |", flush=True)
+        results.append((n, m, bench_size(n, m, runs, zensical)))
+    print("Default configuration, as users run it (target: warm ≤ 1.25× the same output pages built as static "
+          "Markdown; memory ≤ 1.5× the plain build):\n")
+    print("| pages | entries | reference pages | plain source | static output | evidencekb, warm | vs static output "
+          "| vs plain source | first build (empty cache) | first vs static | peak MiB plain / static / warm / first |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, m, r in results:
+        s_ = r["series"]
+        print(f"| {n} | {m} | {r['reference_pages']} | {med(s_['plain']):.2f} s | {med(s_['static']):.2f} s | "
+              f"{med(s_['default']):.2f} s | {spread(ratios(s_['default'], s_['static']))} | "
+              f"{spread(ratios(s_['default'], s_['plain']))} | {r['first_default'][0]:.2f} s | "
+              f"{r['first_default'][0] / med(s_['static']):.2f} | {peak(s_['plain']):.0f} / {peak(s_['static']):.0f} / "
+              f"{peak(s_['default']):.0f} / {r['first_default'][1]:.0f} |")
+    print("\nThe citation layer alone, generate_pages: false (target: warm ≤ 1.10× the plain build, first build "
+          "≤ 1.30×):\n")
+    print("| pages | entries | plain build | evidencekb, warm | ratio | first build (empty cache) | first / plain "
+          "| peak MiB plain / warm / first | memory ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, m, r in results:
+        s_ = r["series"]
+        print(f"| {n} | {m} | {med(s_['plain']):.2f} s | {med(s_['layer']):.2f} s | "
+              f"{spread(ratios(s_['layer'], s_['plain']))} | {r['first_layer'][0]:.2f} s | "
+              f"{r['first_layer'][0] / med(s_['plain']):.2f} | {peak(s_['plain']):.0f} / {peak(s_['layer']):.0f} / "
+              f"{r['first_layer'][1]:.0f} | {peak(s_['layer']) / peak(s_['plain']):.2f} |")
+    if zensical:
+        print("\nZensical: the plain source, and the default configuration through `evidencekb build --engine "
+              "zensical` (checks, staging, then Zensical):\n")
+        print("| pages | entries | Zensical, plain source | evidencekb + Zensical, warm | ratio | first build (empty "
+              "cache) | vs MkDocs default, warm |")
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        for n, m, r in results:
+            z = r["zseries"]
+            print(f"| {n} | {m} | {med(z['zplain']):.2f} s | {med(z['zours']):.2f} s | "
+                  f"{spread(ratios(z['zours'], z['zplain']))} | {r['z_first'][0]:.2f} s | "
+                  f"{med(z['zours']) / med(r['series']['default']):.2f} |")
+    print("\n`evidencekb check` against a bare `bibtexparser.parse_file` of the same library (target: cold ≤ 1.5× "
+          "on the real libraries, warm < 1 s):\n")
+    print("| library | entries | parse_file | check cold | check warm | cold / parse |")
+    print("|---|---:|---:|---:|---:|---:|")
+    rows = [(f"synthetic, {n} pages", m, r["check"]) for n, m, r in results]
+    if not args.no_corpora:
+        rows += [(f"{name} (real)", entries, c) for name, entries, c in corpus_checks()]
+    for name, entries, c in rows:
+        print(f"| {name} | {entries} | {c['parse_s']:.2f} s | {c['check_cold_s']:.2f} s | {c['check_warm_s']:.2f} s "
+              f"| {c['check_cold_s'] / c['parse_s']:.2f} |")
     n, m = map(int, args.sizes.split(",")[0].split("x"))
     print(f"\nWarm rebuild after one page changes ({n} pages, {m} entries): "
           f"{warm_share(n, m):.1%} of the time in evidencekb and the libraries only it uses.")

@@ -292,7 +292,8 @@ def test_line_numbers_after_lines_that_end_in_a_backslash() -> None:
     assert [(d.line, d.code) for d in lint(bib)] == [(11, "bib-bad-year")]
 
 
-@pytest.mark.parametrize("year", ["1066", "1858", "1992--1993", "2005/06", "1988?", "in press", "n.d.", "1990s", "2000a"])
+@pytest.mark.parametrize("year", ["1066", "1858", "1992--1993", "2005/06", "1988?", "in press", "n.d.", "1990s", "2000a",
+                                  "2004--\\ldots", "2004--"])
 def test_historic_years_ranges_and_words_are_accepted(year: str) -> None:
     bib = load_text([("x.bib", f"@book{{b, title={{T}}, year={{{year}}}}}")])
     assert [d.code for d in lint(bib)] == []
@@ -302,6 +303,11 @@ def test_historic_years_ranges_and_words_are_accepted(year: str) -> None:
 def test_implausible_years_are_reported(year: str) -> None:
     bib = load_text([("x.bib", f"@book{{b, title={{T}}, year={{{year}}}}}")])
     assert [d.code for d in lint(bib)] == ["bib-bad-year"]
+
+
+def test_a_year_in_an_odd_form_is_a_warning() -> None:
+    bib = load_text([("x.bib", "@book{b, title={T}, year={August, 2005}}")])
+    assert [(d.code, d.severity.value) for d in lint(bib)] == [("bib-odd-year", "warning")]
 
 
 def test_bad_iso_date_is_reported() -> None:

@@ -66,6 +66,9 @@ def test_no_false_missing_fields() -> None:
     missing = {(d.path.rsplit("/", 1)[-1], d.message.split("'")[1]) for name in CORPORA
                for d in lint(library(name)) if d.code == "bib-missing-field"}
     assert missing == {("papers.bib", "KarpinskiWZ97"), ("papers.bib", "Marecek09")}
+    errors = {(d.code, d.message.split("'")[1]) for name in CORPORA for d in lint(library(name))
+              if d.severity.value == "error"}
+    assert errors == {("bib-missing-field", "KarpinskiWZ97"), ("bib-missing-field", "Marecek09")}
 
 
 def test_inherited_fields_come_from_the_parent() -> None:

@@ -54,7 +54,7 @@ _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _PMID = re.compile(r"^\d{1,9}$")
 _PMCID = re.compile(r"^PMC\d+$")
 #: A year as libraries write one: 1999, 1066, 1999?, 1990s, c. 1850, 1992--1993, 2005/06.
-_YEAR_FORM = re.compile(r"^(?:c\.|ca\.|circa)?\s*\d{1,4}(?:s|[a-z]|[?~%]*)(?:\s*(?:-{1,3}|\u2013|/)\s*\d{1,4}[?~%]*)?$")
+_YEAR_FORM = re.compile(r"^(?:c\.|ca\.|circa)?\s*\d{1,4}(?:s|[a-z]|[?~%]*)(?:\s*(?:-{1,3}|\u2013|/)\s*(?:\d{1,4}[?~%]*|…|\.\.\.)?)?$")
 #: A field value that runs on into the next field, a comma missing: a brace closes and
 #: "name = {" follows, or a quote ends a line and the next starts "name = ". (A quote then
 #: ``id="x"`` on one line is markup in an abstract, not a missing comma.)
@@ -786,9 +786,11 @@ def _date_lint(e: Entry, at: Callable[[str], tuple[str, int, int]]) -> list[Diag
     if not numbers:
         return out  # words: "in press", "forthcoming", "n.d."
     if not _YEAR_FORM.match(year):
-        out.append(diag(*at("year"), "bib-bad-year",
-                        f"'{e.key}' has year '{year}'; write a year (1999, 1066), a range (1992--1993), or put a full "
-                        "date in the date field (date = {1999-05-12})."))
+        plausible = any(1 <= n <= latest for n in numbers if n >= 1000)
+        out.append(diag(*at("year"), "bib-odd-year" if plausible else "bib-bad-year",
+                        f"'{e.key}' has year '{year}'" + (", printed as written" if plausible else "")
+                        + "; write a year (1999, 1066), a range (1992--1993), or put a full date in the date field "
+                        "(date = {1999-05-12})."))
     elif not all(1 <= n <= latest for n in numbers if n >= 100) or (len(numbers) == 1 and numbers[0] == 0):
         out.append(diag(*at("year"), "bib-bad-year",
                         f"'{e.key}' has year '{year}', which is no plausible year; write the year of publication."))

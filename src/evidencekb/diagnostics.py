@@ -27,6 +27,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "bib-bad-identifier": (Severity.ERROR, "A DOI, PMID, PMCID or URL is malformed."),
     "bib-no-identifier": (Severity.WARNING, "A journal article has no DOI, PMID or PMCID."),
     "bib-bad-year": (Severity.ERROR, "A year is not a plausible four-digit year."),
+    "bib-odd-year": (Severity.WARNING, "A year is written in an unusual form ('August, 2005'); it is printed as written."),
     "bib-unknown-design": (Severity.ERROR, "The design field is not in the design vocabulary."),
     "bib-abbreviated-pages": (Severity.WARNING, "A page range is abbreviated (123-45); write it in full."),
     "bib-read": (Severity.ERROR, "A .bib file could not be read as UTF-8 text."),
