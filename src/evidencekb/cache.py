@@ -225,3 +225,55 @@ class FormatCache:
         if self.path and self.dirty:
             _write(self.path, [[list(k), _encode(v)] for k, v in self.data.items()])
             self.dirty = False
+
+
+class ScanCache:
+    """The citations found in each docs page, by the hash of its text, persisted between
+    builds: a build's checks read every page, but scan only the pages that changed."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        name = hashlib.sha256(f"{VERSION}\0{code_hash()}".encode()).hexdigest()[:24]
+        self.path = cache_dir / f"scans-{name}.json" if cache_dir else None
+        raw = _read(self.path) if self.path and self.path.exists() else None
+        self.data: dict[str, list[list[Any]]] = raw if isinstance(raw, dict) else {}
+        self.used: dict[str, list[list[Any]]] = {}
+
+    def get(self, text: str, scan: Any) -> list[list[Any]]:
+        """[[key, line, col], ...] of the page's citations (``scan(text)`` on a miss)."""
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        hit = self.data.get(digest)
+        if not (isinstance(hit, list) and all(isinstance(x, list) and len(x) == 3 for x in hit)):
+            hit = [[key, cl.line, cl.col] for cl in scan(text) for key in cl.keys]
+        self.used[digest] = hit
+        return hit
+
+    def save(self) -> None:
+        """Keep the pages of this build only (an edited page's old scan goes)."""
+        if self.path and self.used != self.data:
+            _write(self.path, self.used)
+            self.data = dict(self.used)
+
+
+class TextMemo:
+    """Texts made from entries (the library downloads), by a key that names everything they
+    are made from, persisted between builds; only this build's keys are kept."""
+
+    def __init__(self, cache_dir: Path | None, kind: str) -> None:
+        name = hashlib.sha256(f"{VERSION}\0{code_hash()}\0{kind}".encode()).hexdigest()[:24]
+        self.path = cache_dir / f"{kind}-{name}.json" if cache_dir else None
+        raw = _read(self.path) if self.path and self.path.exists() else None
+        self.data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        self.used: dict[str, Any] = {}
+
+    def get(self, key: str, make: Any) -> Any:
+        hit = self.data.get(key)
+        if hit is None:
+            hit = make()
+        self.used[key] = hit
+        return hit
+
+    def save(self) -> None:
+        if self.path and self.used != self.data:
+            _write(self.path, self.used)
+            self.data = dict(self.used)
+

@@ -21,8 +21,11 @@ _RIS_TYPES = {"article": "JOUR", "book": "BOOK", "incollection": "CHAP", "inbook
 
 
 def to_bibtex(entries: Iterable[Entry]) -> str:
-    """Self-contained BibTeX: @string macros already expanded, one normalised entry each."""
-    return entries_text((e.type, e.key, e.fields) for e in entries)
+    """Self-contained BibTeX: @string macros expanded, inherited fields written in, one
+    normalised entry each."""
+    # A child's inherited fields are written into it, so it needs no crossref or xdata parent.
+    return entries_text((e.type, e.key, {k: v for k, v in e.fields.items()
+                                         if not (e.inherited and k in ("crossref", "xdata"))}) for e in entries)
 
 
 def to_csl_json(entries: Iterable[Entry]) -> str:

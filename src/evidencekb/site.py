@@ -8,6 +8,7 @@ build and the command cannot disagree on a diagnostic.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -117,6 +118,8 @@ class Site:
         self.mcid: dict[str, mcid.Mcid] = {}
         self.logs: dict[str, screening.Log | None] = {}
         self.diagnostics: list[Diagnostic] = list(bib.diagnostics)
+        self.cache_dir: Path | None = None
+        self._cited: dict[str, list[tuple[str, int, int]]] | None = None
         opts = project.options
         self.urls = pages.Urls(project.directory_urls, opts.claims_dir.strip("/"), opts.article, source_links)
         self._formatters: Callable[[str], Any] | None = None
@@ -130,6 +133,7 @@ class Site:
         paths = bibmod.find_bib_files(project.root, project.options.bibliography)
         bib = load_library(paths, project.root, cache_dir)
         site = cls(project, bib, source_links)
+        site.cache_dir = cache_dir
         if not paths:
             site.diagnostics.append(diag("mkdocs.yml", 1, 1, "bib-read",
                                          f"no .bib files found under {project.options.bibliography}; citations "
@@ -190,8 +194,14 @@ class Site:
         return sorted(set(out))
 
     def cited_in_docs(self) -> dict[str, list[tuple[str, int, int]]]:
-        """Every key cited in the docs' Markdown, with its places (display path, line, column)."""
+        """Every key cited in the docs' Markdown, with its places (display path, line, column);
+        read once per build, each page scanned only when its text changed (:class:`ScanCache`)."""
+        if self._cited is not None:
+            return self._cited
+        from .cache import ScanCache
+
         out: dict[str, list[tuple[str, int, int]]] = {}
+        memo = ScanCache(self.cache_dir)
         docs = self.project.docs_dir
         for p in sorted(docs.rglob("*.md")) if docs.is_dir() else []:
             try:
@@ -201,9 +211,10 @@ class Site:
             if "@" not in text:
                 continue
             display = self.project.display(p)
-            for cl in scan(text):
-                for key in cl.keys:
-                    out.setdefault(key, []).append((display, cl.line, cl.col))
+            for key, line, col in memo.get(text, scan):
+                out.setdefault(str(key), []).append((display, int(line), int(col)))
+        memo.save()
+        self._cited = out
         return out
 
     def check_citations(self) -> list[Diagnostic]:
@@ -255,17 +266,30 @@ class Site:
         out["changes.md"] = pages.changes_page(self.claims, urls)
         out["codes.md"] = pages.codes_page()
         out["searches.md"] = pages.search_record_page(self.claims, ap, urls)
-        entries = [bib.entries[k] for k in keys]
-        out.update(self._downloads(entries, "downloads/references"))
+        from .cache import TextMemo
+
+        memo = TextMemo(self.cache_dir, "downloads")
+        out.update(self._downloads(keys, "downloads/references", memo))
         for c in self.claims:
-            refs = [bib.entries[k] for k in dict.fromkeys(it.ref for it in c.evidence) if k in bib.entries]
-            out.update(self._downloads(refs, f"downloads/claims/{c.slug}"))
+            refs = [k for k in dict.fromkeys(it.ref for it in c.evidence) if k in bib.entries]
+            out.update(self._downloads(refs, f"downloads/claims/{c.slug}", memo))
+        memo.save()
         return out
 
-    @staticmethod
-    def _downloads(entries: list[bibmod.Entry], stem: str) -> dict[str, str]:
-        return {stem + ".bib": exports.to_bibtex(entries), stem + ".json": exports.to_csl_json(entries),
-                stem + ".ris": exports.to_ris(entries)}
+    def _downloads(self, keys: list[str], stem: str, memo: Any) -> dict[str, str]:
+        """The entries as BibTeX, CSL-JSON and RIS files; made again only when an entry changed
+        (the key names every entry's hash, which a warm build reads without unpacking it)."""
+        entries = self.bib.entries
+        digest = (entries.digest if isinstance(entries, bibmod.LazyEntries) else lambda k: entries[k].digest)
+        key = hashlib.sha256("\0".join([stem, *(f"{k}\1{digest(k)}" for k in keys)]).encode()).hexdigest()
+
+        def make() -> dict[str, str]:
+            chosen = [entries[k] for k in keys]
+            return {stem + ".bib": exports.to_bibtex(chosen), stem + ".json": exports.to_csl_json(chosen),
+                    stem + ".ris": exports.to_ris(chosen)}
+
+        made = memo.get(key, make)
+        return {str(k): str(v) for k, v in made.items()}
 
     def claims_json(self, formatter: Callable[[str], Any]) -> str:
         return pages.claims_json(self.claims, self.bib, formatter(self.project.options.style), self.appraisal,
