@@ -1,4 +1,4 @@
-"""The benchmark script runs end to end and prints a well-formed table row."""
+"""The benchmark script runs end to end and prints well-formed tables of real measurements."""
 
 from __future__ import annotations
 
@@ -11,17 +11,33 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
 
 
-def test_bench_prints_a_row_per_size_and_the_warm_share() -> None:
-    out = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "3x40", "--runs", "1"], capture_output=True,
-                         text=True, check=True, timeout=600, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}).stdout
-    row = next(line for line in out.splitlines() if line.startswith("| 3 | 40 |"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert len(cells) == 12
-    seconds = [float(c.removesuffix(" s")) for c in (cells[2], cells[3], cells[5], cells[8], cells[9], cells[10])]
-    assert all(s > 0 for s in seconds)
-    ratio = float(cells[4])
-    assert 0.2 < ratio < 20  # a ratio of two real builds, not a constant
-    plain, ours, first = (float(x) for x in cells[6].split("/"))
-    assert min(plain, ours, first) > 5  # MiB: a Python process running MkDocs
+def _row(out: str, head: str, after: str) -> list[str]:
+    """The cells of the first table row starting with ``head`` after the line holding ``after``."""
+    tail = out[out.index(after):]
+    row = next(line for line in tail.splitlines() if line.startswith(head))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def _ratio(cell: str) -> float:
+    return float(cell.split()[0])
+
+
+def test_bench_prints_each_table_with_measured_ratios() -> None:
+    out = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "3x40", "--runs", "2", "--no-corpora"],
+                         capture_output=True, text=True, check=True, timeout=900,
+                         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}).stdout
+    default = _row(out, "| 3 | 40 |", "Default configuration")
+    assert len(default) == 11
+    assert int(default[2]) > 0  # reference pages were generated for the cited entries
+    for cell in (default[3], default[4], default[5], default[8]):
+        assert float(cell.removesuffix(" s")) > 0
+    assert 0.2 < _ratio(default[6]) < 20 and 0.2 < _ratio(default[7]) < 50  # ratios of real builds
+    assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", default[6])  # the median and the range of two runs
+    plain, static, warm, first = (float(x) for x in default[10].split("/"))
+    assert min(plain, static, warm, first) > 5  # MiB: a Python process running MkDocs
+    layer = _row(out, "| 3 | 40 |", "The citation layer alone")
+    assert len(layer) == 9 and 0.2 < _ratio(layer[4]) < 20
+    checks = _row(out, "| synthetic, 3 pages | 40 |", "`evidencekb check`")
+    assert all(float(c.removesuffix(" s")) > 0 for c in checks[2:5])
     share = re.search(r"Warm rebuild after one page changes \(3 pages, 40 entries\): ([\d.]+)%", out)
     assert share is not None and 0 < float(share.group(1)) < 100

@@ -116,3 +116,25 @@ def test_a_page_citing_every_entry_renders(name: str) -> None:
     page = md.convert("\n\n".join(f"Text [@{{{k}}}]." for k in keys))  # braced: keys such as "Kloks93+"
     assert page.count('<li id="ref-') == len(keys)
     assert "\\textit" not in page and "\\emph" not in page and "$" not in page.replace("US$", "")
+
+
+def test_formatting_across_processes_gives_what_one_process_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build formats the entries it lacks across the cores (Formatter.prefetch): the
+    same text, HTML and names as formatting each in turn."""
+    import sys
+
+    from evidencekb import csl
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("entries are formatted across processes only where the platform forks")
+    bib = library("biblatex")
+    keys = [k for k, e in bib.entries.items() if e.type not in ("set", "xdata")]
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    for style in ("american-medical-association", "apa"):
+        parallel = Formatter(style)
+        assert parallel.prefetch(keys, bib.entries, workers=2) == len(keys)
+        assert parallel.prefetch(keys, bib.entries, workers=2) == 0  # nothing left to do
+        one = Formatter(style)
+        for k in keys:
+            assert parallel.format(bib.entries[k]) == one.format(bib.entries[k])
+            assert parallel.short_names(bib.entries[k]) == one.short_names(bib.entries[k])

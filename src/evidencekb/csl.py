@@ -15,6 +15,7 @@ import contextlib
 import html
 import re
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -773,6 +774,41 @@ class Formatter:
         """The bibliography entry (without its list number), as text and HTML."""
         return self.memo("", entry.key, entry.digest, lambda: self._render(entry))  # type: ignore[no-any-return]
 
+    def prefetch(self, keys: Iterable[str], entries: Mapping[str, Entry], workers: int | None = None) -> int:
+        """Format, across the machine's cores, the entries neither formatted in this build
+        nor in the store (a first build, or a library that changed much); the results are
+        the same as :meth:`format`'s, which then finds them. Returns how many were formatted.
+
+        Uses forked worker processes where the platform forks (Linux); elsewhere, or for a
+        few entries, formats in this process as it goes."""
+        import multiprocessing
+        import os
+        import sys
+
+        digest = getattr(entries, "digest", None)  # a packed library gives hashes without unpacking
+
+        def missing(key: str) -> bool:
+            d = digest(key) if digest is not None else entries[key].digest
+            return (key, d) not in self._cache and (self.store is None or self.store.get((key, d)) is None)
+
+        todo = [entries[k] for k in keys if k in entries and missing(k)]
+        workers = workers or min(os.cpu_count() or 1, 8)
+        if len(todo) < PARALLEL_MIN or workers < 2 or not sys.platform.startswith("linux"):
+            return 0
+        self.style.csl  # noqa: B018  (parsed once here, inherited by the workers)
+        chunks = [todo[i::workers] for i in range(workers)]
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for done in pool.imap_unordered(_format_chunk, [(self.style.name, c) for c in chunks]):
+                for key, digest, formatted, names in done:
+                    self._put((key, digest), formatted)
+                    self._put((key, digest, "names"), names)
+        return len(todo)
+
+    def _put(self, k: tuple[str, ...], value: Any) -> None:
+        self._cache[k] = value
+        if self.store is not None:
+            self.store.put(k, value)
+
     def short_names(self, entry: Entry) -> tuple[str, ...]:
         """What an author-date or narrative citation names: see :func:`short_names`."""
         return self.memo("names", entry.key, entry.digest, lambda: short_names(entry))  # type: ignore[no-any-return]
@@ -816,6 +852,21 @@ class Formatter:
             rendered = rendered.replace(" (Publication)", "")
         rendered = re.sub(r"\s+", " ", rendered).strip()
         return Formatted(_marks_to_text(rendered), _marks_to_html(rendered))
+
+
+#: Fewer entries than this to format are formatted as they come, in this process.
+PARALLEL_MIN = 48
+
+
+def _format_chunk(job: tuple[str, list[Entry]]) -> list[tuple[str, str, Formatted, tuple[str, ...]]]:
+    """A worker's share of :meth:`Formatter.prefetch`: each entry formatted, with its names."""
+    style, entries = job
+    f = Formatter(get_style(style))
+    out = []
+    for e in entries:
+        formatted = f.format(e)
+        out.append((e.key, e.digest, formatted, f.short_names(e)))
+    return out
 
 
 def _strip_private(value: Any) -> Any:

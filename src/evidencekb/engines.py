@@ -119,6 +119,7 @@ def stage(project: Project, site: Site | None = None, out: Path | None = None) -
     cache_dir = default_dir(project.root) if project.options.cache else None
     site = site or Site.load(project, cache_dir, source_links=True)
     fmt = formatters(cache_dir)
+    site.prefetch(fmt)
     out = out or staging_dir(project.root)
     docs_out = out / "docs"
     written: set[Path] = set()

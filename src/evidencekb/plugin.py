@@ -62,6 +62,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.site = site = Site.load(project, cache_dir)
         self.errors = 0
         self._report(site.check())
+        site.prefetch(self.formatter)
         self.ctx = CitationContext(site.bib, opts.style, opts.references_title, reference_url=None)
         self.ctx.formatter = self.formatter(opts.style)
         self.ctx.deferred = True  # markup put into the written page by on_post_page

@@ -234,6 +234,17 @@ class Site:
                 out.append(diag(path, line, 1, "uncited-entry", f"no page cites '{key}'."))
         return out
 
+    def prefetch(self, formatter: Callable[[str], Any]) -> None:
+        """Format what this build will show and the cache lacks, across the cores: the cited
+        entries in the site's style, and those with a page in the other styles (a first build)."""
+        opts = self.project.options
+        cited = sorted(self.cited_keys())
+        formatter(opts.style).prefetch(cited, self.bib.entries)
+        pages_ = sorted(self.reference_keys())
+        for style in dict.fromkeys(opts.styles):
+            if style != opts.style and pages_:
+                formatter(style).prefetch(pages_, self.bib.entries)
+
     # --- generated pages and files ------------------------------------------------------------
     def cited_keys(self) -> set[str]:
         keys = {it.ref for c in self.claims for it in c.evidence} | set(self.cited_in_docs())
