@@ -117,8 +117,10 @@ class Entry:
     def digest(self) -> str:
         """A hash of what formatting reads (type, key and the fields with their @string macros
         resolved): what formatted output is cached under, so an edited macro misses the cache."""
-        source = json.dumps([self.type, self.key, sorted(self.fields.items())], ensure_ascii=False)
-        return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        h = hashlib.blake2b(f"{self.type}\0{self.key}".encode("utf-8", "surrogatepass"), digest_size=16)
+        for name, value in sorted(self.fields.items()):  # lengths first: no two field lists hash alike
+            h.update(f"\0{len(name)}:{name}{len(value)}:{value}".encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
     def to_data(self) -> dict[str, object]:
         """Plain data (JSON) for the cache: never pickled, so a cache file cannot run code."""
@@ -697,7 +699,7 @@ class _Loader:
                 bib.diagnostics.append(diag(display, fline, 1, "bib-unknown-string",
                                             f"field '{name}' of '{block.key}' uses @string '{macro}', which no .bib file defines."
                                             + did_you_mean(macro.lower(), bib.strings)))
-            swallowed = _SWALLOWED.search(value)
+            swallowed = _SWALLOWED.search(value) if "=" in value else None
             if swallowed:
                 bib.diagnostics.append(diag(display, fline, 1, "bib-syntax",
                                             f"field '{name}' of '{block.key}' runs into field '{swallowed.group(1)}': "
@@ -769,6 +771,10 @@ def ref_slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]|^\.", lambda m: f"_{ord(m.group(0)):x}", key)
 
 
+#: The latest plausible year of publication (in press, forthcoming).
+_LATEST_YEAR = _dt.date.today().year + 5
+
+
 def _date_lint(e: Entry, at: Callable[[str], tuple[str, int, int]]) -> list[Diagnostic]:
     """A ``date`` must be ISO 8601 (EDTF); a ``year`` may be historic (``1066``), a range
     (``1992--1993``, ``2005/06``) or words (``in press``), but a number must be a plausible year."""
@@ -781,7 +787,7 @@ def _date_lint(e: Entry, at: Callable[[str], tuple[str, int, int]]) -> list[Diag
     year = e.text("year").strip()
     if not year:
         return out
-    latest = _dt.date.today().year + 5
+    latest = _LATEST_YEAR
     numbers = [int(n) for n in re.findall(r"\d+", year)]
     if not numbers:
         return out  # words: "in press", "forthcoming", "n.d."
