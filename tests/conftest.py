@@ -37,6 +37,10 @@ class LogCapture(logging.Handler):
         return [r.getMessage() for r in self.records if r.levelno >= logging.WARNING]
 
 
+#: The public address the real site is built for in the tests.
+PUBLIC_URL = "https://itband-evidence.example.org/"
+
+
 def build_site(root: Path, tmp_path: Path, strict: bool = False) -> tuple[Path, list[str]]:
     """Build a sample site in a copy of ``root``; return (site dir, warning messages)."""
     from mkdocs.commands.build import build
@@ -73,7 +77,9 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import sys
 
     site = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    # Built as a published site is (mkdocs.yml reads site_url from SITE_URL): the handouts'
+    # addresses and QR codes, and the structured data, carry this address.
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": PUBLIC_URL}
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -154,30 +154,41 @@ def test_linkchecker_catches_a_broken_link(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("paper", ["A4", "Letter"])
-def test_claim_page_prints_as_a_clean_handout(browser, served_site: str, built_site: Path, paper: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_claim_page_prints_as_a_one_page_client_handout(browser, served_site: str, built_site: Path, paper: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every claim page prints its handout alone, on exactly one page: the site, the claim, its
+    bottom line, verdict, certainty, the words for clients, key references, review date, public
+    address with a QR code, and the not-medical-advice line; nothing for therapists or screens."""
+    from conftest import PUBLIC_URL
     from pypdf import PdfReader
+
+    from evidencekb.pages import CERTAINTY_LABELS, NOT_ADVICE, VERDICT_LABELS
 
     claims = json.loads((built_site / "claims.json").read_text(encoding="utf-8"))["claims"]
     for claim in claims:
         context, page, _ = _open(browser, served_site + f"claims/{claim['slug']}/")
         try:
+            assert page.locator("[data-ekb-print]").is_visible()  # the print button, on screen
+            assert not page.locator(".ekb-handout").is_visible()  # the handout is for paper only
             page.emulate_media(media="print")
+            assert page.locator(".ekb-handout svg.ekb-qr").is_visible()
+            refs = page.locator(".ekb-handout-refs li").count()
             pdf = tmp_path / f"{claim['slug']}-{paper}.pdf"
-            page.pdf(path=str(pdf), format=paper, print_background=True,
-                     margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"})
+            page.pdf(path=str(pdf), format=paper, print_background=True)
         finally:
             context.close()
         reader = PdfReader(str(pdf))
-        text = " ".join((p.extract_text() or "") for p in reader.pages)
-        flat = " ".join(text.split())
-        assert 1 <= len(reader.pages) <= 2, (claim["slug"], len(reader.pages))
-        from evidencekb.pages import VERDICT_LABELS
-
-        assert VERDICT_LABELS[claim["verdict"]] in flat and "For clients" in flat and "What it means in practice" in flat
-        assert "References" in flat and claim["reviewed"] in flat
-        assert f"claims/{claim['slug']}/" in flat.replace(" ", "")  # the page's address
-        for chrome in ("Table of contents", "Search", "Evidence map"):
-            assert chrome not in flat, (claim["slug"], chrome)
+        flat = " ".join(" ".join((p.extract_text() or "") for p in reader.pages).split())
+        assert len(reader.pages) == 1, (claim["slug"], len(reader.pages))
+        assert 1 <= refs <= 3, claim["slug"]
+        required = ["IT Band Evidence", VERDICT_LABELS[claim["verdict"]], CERTAINTY_LABELS[claim["certainty"]],
+                    "For clients", "Key research", claim["reviewed"], " ".join(NOT_ADVICE.split()[:6])]
+        for part in required:
+            assert part in flat, (claim["slug"], part)
+        assert " ".join(claim["bottom_line"].split()[:6]) in flat, claim["slug"]
+        assert f"{PUBLIC_URL}claims/{claim['slug']}/" in flat.replace(" ", ""), claim["slug"]
+        for excluded in ("What it means in practice", "How this was judged", "The evidence", "Table of contents",
+                         "Search", "Cite this page", "Print a one-page handout", "Discussion"):
+            assert excluded not in flat, (claim["slug"], excluded)
         if claim["slug"] == claims[0]["slug"]:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             (ARTIFACTS / f"handout-{paper}.pdf").write_bytes(pdf.read_bytes())

@@ -27,7 +27,7 @@ import yaml
 from .claims import split_front_matter
 from .diagnostics import Diagnostic, Severity
 from .safe import front_matter
-from .site import Project, Site, formatters
+from .site import Project, Site, config_loader, formatters
 
 __all__ = ["stage", "build", "serve", "staging_dir", "EngineError"]
 
@@ -55,14 +55,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
 def _config(project: Project, claims: list[str]) -> dict[str, Any]:
     """The staged configuration: the project's own, pointed at the staged docs."""
 
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def keep_tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
-        return None
-
-    Loader.add_multi_constructor("", keep_tag)
-    data = yaml.load((project.root / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader) or {}
+    data = yaml.load((project.root / "mkdocs.yml").read_text(encoding="utf-8"), Loader=config_loader()) or {}
     opts = project.options
     data["docs_dir"] = "docs"
     data["site_dir"] = "site"

@@ -24,7 +24,7 @@ from . import figures, grade, quotes
 from .bibliography import DESIGNS, Bibliography, Entry, ref_slug
 from .checks import computed_outcomes
 from .claims import POPULATION_WORDS, TOPICS, Claim, EvidenceItem
-from .csl import Formatter
+from .csl import Formatted, Formatter
 from .mcid import Mcid
 from .render import author_short, identifier_links
 from .rob import RISK_LABELS, Judgement
@@ -34,7 +34,7 @@ from .screening import Log, flow, merge_flows
 __all__ = [
     "VERDICT_LABELS", "Urls", "Appraisal", "claim_header", "claim_footer", "reference_page", "bibliography_page",
     "evidence_map_page", "topics_page", "claims_index_page", "search_record_page", "annotate_article",
-    "claims_json", "changes_page", "codes_page", "cite_token",
+    "claims_json", "changes_page", "codes_page", "cite_token", "handout", "key_evidence", "qr_svg", "NOT_ADVICE",
 ]
 
 VERDICT_LABELS = {
@@ -315,21 +315,76 @@ def _how_judged(c: Claim, bib: Bibliography, ap: Appraisal) -> Markup:
 
 # --- claim pages ------------------------------------------------------------------------------
 
-def claim_header(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, json_ld: Any = None) -> str:
-    """Markdown placed above a claim page's own discussion.
+NOT_ADVICE = ("General information about research evidence, not medical advice. For your own situation, talk to a "
+              "qualified health professional.")
 
-    The bottom line, verdict, quote and client summary come first: they make the
-    printed handout. The evidence and the discussion follow in a block print hides."""
+
+def key_evidence(c: Claim, bib: Bibliography, limit: int = 3) -> list[str]:
+    """The keys of a claim's key references, for the handout: evidence that counts for the
+    verdict (direct) before indirect, the strongest design first, the largest study first."""
+    def rank(it: EvidenceItem) -> tuple[int, int, int, int]:
+        e = bib.entries.get(it.ref)
+        design = DESIGNS.index(e.design) if e is not None and e.design in DESIGNS else len(DESIGNS)
+        return (0 if it.counted else 1, 0 if it.stance != "context" else 1, design, -(it.n or 0))
+
+    keys = [it.ref for it in sorted(c.evidence, key=rank) if it.ref in bib.entries]
+    return list(dict.fromkeys(keys))[:limit]
+
+
+def qr_svg(url: str) -> Markup:
+    """A QR code of ``url`` as inline SVG, made at build time, offline (segno)."""
+    import io
+
+    import segno
+
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=1, border=2, xmldecl=False, svgns=True, omitsize=True,
+                                     svgclass="ekb-qr", lineclass=None, title=f"QR code: {url}")
+    return Markup(out.getvalue().decode("utf-8"))
+
+
+def handout(c: Claim, site_name: str, url: str | None, references: Sequence[Formatted]) -> Markup:
+    """The one-page client handout a claim page prints (and only this): the site, the claim,
+    its bottom line, verdict and certainty, the words for clients, the key references in full,
+    the review date, the page's address with a QR code, and that this is no medical advice.
+    Hidden on screen; the print stylesheet shows it alone."""
+    address = (Markup(f"<span>{escape(url)}</span>") if url else Markup("<span data-ekb-page-url>this page</span>"))
+    qr = qr_svg(url) if url else Markup("")
+    refs = Markup("").join(Markup(f"<li>{Markup(f.html)}</li>") for f in references)
+    parts = [
+        '<section class="ekb-handout" data-search-exclude>',
+        f'<p class="ekb-handout-site">{escape(site_name)}</p>',
+        f"<h2>{escape(c.heading)}</h2>",
+        f'<p class="ekb-badges">{verdict_badge(c.verdict)} {certainty_badge(c.certainty)}</p>',
+        f'<p class="ekb-bottom-line">{escape(c.bottom_line)}</p>',
+        f"<p><strong>The claim:</strong> “{escape(c.quote)}”</p>",
+    ]
+    if c.clients:
+        parts.append(f'<div class="ekb-handout-clients"><p><strong>For clients, in plain words</strong></p>'
+                     f"{markdown_html(c.clients)}</div>")
+    if refs:
+        parts.append(f'<p><strong>Key research</strong></p><ol class="ekb-handout-refs">{refs}</ol>')
+    parts.append(f'<div class="ekb-handout-foot">{qr}<p>Evidence reviewed {escape(c.reviewed)}. The full evidence, '
+                 f"every reference and how the verdict was reached: {address}</p>"
+                 f'<p class="ekb-handout-advice">{escape(NOT_ADVICE)}</p></div>')
+    parts.append("</section>")
+    return Markup("".join(parts))
+
+def claim_header(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, json_ld: Any = None,
+                 printed: Markup | None = None) -> str:
+    """Markdown placed above a claim page's own discussion: the bottom line, verdict, quote and
+    client summary first, then how it was judged and the evidence. ``printed`` is the page's
+    client handout (:func:`handout`), which alone is printed."""
     here = urls.claim(c.slug)
     log = ap.logs.get(c.slug)
     top = Markup(f"<h1>{escape(c.heading)}</h1>")
     if json_ld is not None:
         top += Markup(f'<script type="application/ld+json">{json_script(json_ld)}</script>')
-    top += Markup(f'<p class="ekb-print-only">Printed from <span data-ekb-page-url>this page</span>. '
-                  f"Evidence reviewed {escape(c.reviewed)}.</p>")
+    button = (Markup('<p class="ekb-no-print"><button type="button" class="md-button ekb-print-button" '
+                     'data-ekb-print>Print a one-page handout for clients</button></p>') if printed else Markup(""))
     top += Markup(f'<div class="ekb-verdict-box"><p class="ekb-badges">{verdict_badge(c.verdict)} '
                   f'{certainty_badge(c.certainty)}</p><p class="ekb-bottom-line">{escape(c.bottom_line)}</p>'
-                  f'<p class="ekb-searched ekb-no-print">{escape(searched_line(c, log))}</p></div>')
+                  f'<p class="ekb-searched ekb-no-print">{escape(searched_line(c, log))}</p>{button}</div>')
     article = urls.rel(here, urls.article, f"claim-{c.slug}")
     top += Markup(f'<blockquote class="ekb-claim-quote"><p>“{escape(c.quote)}”</p><p>— <a href="{escape(article)}">'
                   f"the article, claim in context</a></p></blockquote>")
@@ -337,7 +392,7 @@ def claim_header(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, json_ld
     if c.clients:
         top += Markup('<div class="admonition clients"><p class="admonition-title">For clients, in plain words</p>'
                       f"{markdown_html(c.clients)}</div>")
-    out = [block(top)]
+    out = ([block(printed)] if printed else []) + [block(top)]
     if c.practice:
         out += ["## What it means in practice", block(markdown_html(c.practice))]
     out += ['<div class="ekb-detail" markdown>', "", "## How this was judged", "",

@@ -88,14 +88,10 @@ class Project:
         """A project from its ``mkdocs.yml``, read without an engine (tolerating ``!!python`` tags)."""
         import yaml
 
-        class Loader(yaml.SafeLoader):
-            pass
-
-        Loader.add_multi_constructor("", lambda loader, suffix, node: None)
         root = config_file.resolve().parent
         data: dict[str, Any] = {}
         if config_file.exists():
-            loaded = yaml.load(config_file.read_text(encoding="utf-8"), Loader=Loader)
+            loaded = yaml.load(config_file.read_text(encoding="utf-8"), Loader=config_loader())
             data = loaded if isinstance(loaded, dict) else {}
         opts: dict[str, Any] = {}
         for plugin in data.get("plugins") or []:
@@ -104,6 +100,33 @@ class Project:
         return cls(root, root / str(data.get("docs_dir", "docs")), Options.from_mapping(opts),
                    str(data.get("site_name") or ""), str(data.get("site_url") or ""),
                    bool(data.get("use_directory_urls", True)))
+
+
+def config_loader() -> Any:
+    """A YAML loader for ``mkdocs.yml`` without an engine: ``!ENV`` resolved as MkDocs resolves
+    it (``!ENV [SITE_URL, ""]``: the first variable set, else the last item), other tags
+    (``!!python/name:...``) read as nothing."""
+    import os
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def env(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return os.environ.get(str(loader.construct_scalar(node)))
+        if isinstance(node, yaml.SequenceNode):
+            items = loader.construct_sequence(node)
+            for name in items[:-1]:
+                if str(name) in os.environ:
+                    return os.environ[str(name)]
+            return items[-1] if len(items) > 1 else os.environ.get(str(items[0])) if items else None
+        return None
+
+    Loader.add_constructor("!ENV", env)
+    Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+    return Loader
 
 
 class Site:
@@ -329,7 +352,8 @@ class Site:
         their discussion, the article its claim markers, the claims index its list."""
         claim = self.claim_for(src)
         if claim is not None:
-            return (pages.claim_header(claim, self.bib, self.appraisal, self.urls, self._json_ld(claim))
+            return (pages.claim_header(claim, self.bib, self.appraisal, self.urls, self._json_ld(claim),
+                                       self._handout(claim, formatter))
                     + markdown + pages.claim_footer(claim, self._cite_this(claim, formatter),
                                                     pages.downloads_block(self._download_prefix(src, claim.slug),
                                                                           len({it.ref for it in claim.evidence}))))
@@ -339,6 +363,13 @@ class Site:
         if src == f"{opts.claims_dir.strip('/')}/index.md" and "<!-- claims -->" in markdown:
             return markdown.replace("<!-- claims -->", pages.claims_index_page(self.claims, self.urls))
         return markdown
+
+    def _handout(self, c: Claim, formatter: Callable[[str], Any]) -> Any:
+        """The claim's printable client handout; its QR code and address need ``site_url``."""
+        fmt = formatter(self.project.options.style)
+        refs = [fmt.format(self.bib.entries[k]) for k in pages.key_evidence(c, self.bib)]
+        url = (f"{self.base_url}/{self.urls.page(self.urls.claim(c.slug))}" if self.project.site_url else None)
+        return pages.handout(c, self.project.site_name, url, refs)
 
     def _download_prefix(self, src: str, slug: str) -> str:
         """The downloads' address without its extension (a file, not a page)."""

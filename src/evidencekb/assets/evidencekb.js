@@ -72,8 +72,16 @@
     var dialog = document.querySelector(".md-search[role=dialog]");
     if (dialog && !dialog.hasAttribute("aria-label")) dialog.setAttribute("aria-label", "Search the site");
   }
+  function setupPrint() {
+    document.querySelectorAll("[data-ekb-print]").forEach(function (b) {
+      if (b.dataset.ekbReady) return;
+      b.dataset.ekbReady = "1";
+      b.addEventListener("click", function () { window.print(); });
+    });
+  }
   function init() {
     labelSearch();
+    setupPrint();
     fillAddresses();
     document.querySelectorAll(".ekb-table table").forEach(makeSortable);
     setupFilters();
