@@ -29,7 +29,7 @@ def test_pages_build_from_the_records(site_builder) -> None:  # type: ignore[no-
     assert "Cited by" in ref and "Partly supported" in ref and "Supports" in ref and "Abstract" in ref
     assert "Protocol registered before the review (critical)" in ref  # the judgement item by item
     article = (site / "article" / "index.html").read_text(encoding="utf-8")
-    assert 'id="claim-band-stretch"' in article and "claim 1: Partly supported" in article
+    assert 'id="claim-band-stretch"' in article and "claim&nbsp;1: Partly supported" in article and "ekb-legend" in article
     assert "<svg" in (site / "evidence-map" / "index.html").read_text(encoding="utf-8")
     assert "Treatment" in (site / "topics" / "index.html").read_text(encoding="utf-8")
     index = (site / "claims" / "index.html").read_text(encoding="utf-8")

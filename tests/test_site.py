@@ -64,3 +64,18 @@ def test_article_is_reproduced_exactly() -> None:
     author, title, date, body = lines[0], lines[1], lines[2], lines[3:]
     assert f"# {title}" in page and f"**{author}**" in page and f"**{date}**" in page
     assert [ln.strip() for ln in prose.splitlines() if ln.strip()] == body
+
+
+def test_footer_and_search_ranking(built_site: Path) -> None:
+    """The footer names the owner and licence from the configuration and the date the evidence
+    was last reviewed; search ranks claim pages above reference pages."""
+    data = json.loads((built_site / "claims.json").read_text(encoding="utf-8"))
+    latest = max(c["reviewed"] for c in data["claims"])
+    home = (built_site / "index.html").read_text(encoding="utf-8")
+    assert "Published by the IT Band Evidence editors" in home and f"Evidence last reviewed {latest}" in home
+    assert "CC BY 4.0" in home
+    index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
+    boosts = {d["location"].split("#")[0]: d.get("boost") for d in index if "#" not in d["location"]}
+    claim = f"claims/{data['claims'][0]['slug']}/"
+    assert boosts[claim] > 1
+    assert all(b is not None and b < 1 for loc, b in boosts.items() if loc.startswith("references/"))

@@ -44,5 +44,17 @@ class EvidenceConfig(Config):  # type: ignore[no-untyped-call]
     reference_pages = c.Choice(("cited", "all", "none"), default="cited")
     """Which entries get a page of their own: those the site cites, every entry, or none."""
 
+    owner = c.Type(str, default="")
+    """Who publishes the site, for the footer ("IT Band Evidence editors")."""
+
+    contact = c.Type(str, default="")
+    """How to reach the owner, for the footer: an email address or a web address."""
+
+    licence = c.Type(str, default="")
+    """The licence of the site's text, for the footer ("CC BY 4.0")."""
+
+    reviewers = c.ListOfItems(c.Type(str), default=[])
+    """Who reviewed the evidence, "Name, role" each; shown on every claim page."""
+
     cache = c.Type(bool, default=True)
     """Keep parsed .bib files and formatted entries in .cache/evidencekb, keyed by content."""

@@ -26,6 +26,7 @@ import yaml
 
 from .claims import split_front_matter
 from .diagnostics import Diagnostic, Severity
+from .pages import CLAIM_BOOST
 from .safe import front_matter
 from .site import Project, Site, config_loader, formatters
 
@@ -139,7 +140,8 @@ def stage(project: Project, site: Site | None = None, out: Path | None = None) -
         title = site.page_title(rel)
         if title is not None:  # a claim page: its record is not Zensical's business
             c = site.claim_for(rel)
-            head = front_matter(title=title, **({"description": c.description} if c and c.description else {}))
+            head = front_matter(title=title, **({"description": c.description} if c and c.description else {}),
+                                search={"boost": CLAIM_BOOST})
         else:
             head = f"---\n{front}---\n" if front else ""
         put(rel, head + site.page_markdown(rel, body, fmt))
@@ -154,7 +156,9 @@ def stage(project: Project, site: Site | None = None, out: Path | None = None) -
             p.rmdir()
     claims = [f"{project.options.claims_dir.strip('/')}/{c.slug}.md" for c in site.claims]
     config = out / "mkdocs.yml"
-    _write_if_changed(config, yaml.safe_dump(_config(project, claims), sort_keys=False, allow_unicode=True))
+    data = _config(project, claims)
+    data["copyright"] = site.footer(str(data.get("copyright") or ""))
+    _write_if_changed(config, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     fmt.save()
     return config, site
 

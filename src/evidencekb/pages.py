@@ -315,6 +315,9 @@ def _how_judged(c: Claim, bib: Bibliography, ap: Appraisal) -> Markup:
 
 # --- claim pages ------------------------------------------------------------------------------
 
+#: Search ranking (Material's search boost): claim pages first, reference pages last.
+CLAIM_BOOST, REFERENCE_BOOST = 4, 0.3
+
 NOT_ADVICE = ("General information about research evidence, not medical advice. For your own situation, talk to a "
               "qualified health professional.")
 
@@ -421,9 +424,10 @@ def claim_header(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, json_ld
     return "\n".join(out)
 
 
-def claim_footer(c: Claim, cite_block: str = "", downloads: str = "") -> str:
+def claim_footer(c: Claim, cite_block: str = "", downloads: str = "", reviewers: Sequence[str] = ()) -> str:
     out = ["", "", "</div>", "", "## Review and history", ""]
-    hist = Markup(f"<p>Reviewed: <strong>{escape(c.reviewed)}</strong></p>")
+    hist = Markup(f"<p>Reviewed: <strong>{escape(c.reviewed)}</strong>"
+                  + (f" by {escape('; '.join(reviewers))}" if reviewers else "") + "</p>")
     if c.history:
         hist += Markup('<ul class="ekb-history">') + Markup("").join(
             Markup(f"<li><strong>{escape(h.date)}</strong>: {escape(h.change)}"
@@ -435,23 +439,26 @@ def claim_footer(c: Claim, cite_block: str = "", downloads: str = "") -> str:
     return "\n".join(out)
 
 
-def _pre(text: str, cls: str = "") -> Markup:
-    """Text in a code block, escaped, kept out of the search index."""
-    return Markup(f'<pre class="ekb-copy{(" " + cls) if cls else ""}" data-search-exclude><code>'
+def _pre(text: str, cls: str = "", accessed: str = "") -> Markup:
+    """Text in a code block, escaped, kept out of the search index; ``accessed`` (an ISO date
+    the text gives as its access date) is replaced by the reader's date in the browser."""
+    attr = f' data-ekb-accessed="{escape(accessed)}"' if accessed else ""
+    return Markup(f'<pre class="ekb-copy{(" " + cls) if cls else ""}" data-search-exclude{attr}><code>'
                   f"{escape(text)}</code></pre>")
 
 
-def tabs(texts: Mapping[str, str]) -> str:
+def tabs(texts: Mapping[str, str], accessed: str = "") -> str:
     """Tabs of copyable text (the theme's tabbed blocks; the text is in slots)."""
     out = []
     for label, text in texts.items():
-        out += [f'=== "{re.sub(r"[^A-Za-z0-9 ]", "", label)}"', "", "    " + slot(_pre(text)), ""]
+        out += [f'=== "{re.sub(r"[^A-Za-z0-9 ]", "", label)}"', "", "    " + slot(_pre(text, accessed=accessed)), ""]
     return "\n".join(out)
 
 
-def cite_this_block(texts: Mapping[str, str], heading: str = "Cite this page") -> str:
-    """Copyable citations of a page (the page URL is filled in by the browser when unknown)."""
-    return "\n".join([f"## {heading}", "", tabs(texts)])
+def cite_this_block(texts: Mapping[str, str], heading: str = "Cite this page", accessed: str = "") -> str:
+    """Copyable citations of a page (the page URL is filled in by the browser when unknown, and
+    the access date, ``accessed`` in the texts, becomes the day the reader copies it)."""
+    return "\n".join([f"## {heading}", "", tabs(texts, accessed)])
 
 
 def downloads_block(prefix: str, counts: int | None = None, heading: str = "Download these references") -> str:
@@ -497,7 +504,8 @@ def reference_page(entry: Entry, bib: Bibliography, claims: Sequence[Claim], for
     head += Markup(f'<p><strong>Design:</strong> {escape(DESIGN_LABELS.get(entry.design, "Not recorded"))}<br>'
                    f"<strong>Identifiers:</strong> {ids}<br>"
                    f"<strong>Key:</strong> <code>{escape(entry.key)}</code></p>")
-    out = [front_matter(title=title_text(title)), block(head), "## Risk of bias", block(_rob_detail(ap.rob.get(entry.key)))]
+    # Reference pages rank below the claims in search: a reader searching a topic wants the claim.
+    out = [front_matter(title=title_text(title), search={"boost": REFERENCE_BOOST}), block(head), "## Risk of bias", block(_rob_detail(ap.rob.get(entry.key)))]
     cited = _cited_by(entry, claims)
     out.append("## Cited by")
     if cited:
@@ -648,8 +656,8 @@ def annotate_article(markdown: str, claims: Sequence[Claim], claim_url: Callable
     pos = 0
     for start, end, n, c in spans:
         label = VERDICT_LABELS[c.verdict]
-        # A Markdown link (not raw HTML), so the engine resolves and checks it.
-        marker = (f"[claim {n}: {label}]({claim_url(c.slug)})"
+        # A Markdown link (not raw HTML), so the engine resolves and checks it; icon, colour and words.
+        marker = (f"[{VERDICT_ICONS[c.verdict]}&nbsp;claim&nbsp;{n}: {label}]({claim_url(c.slug)})"
                   f'{{: .ekb-claim-marker .ekb-verdict--{c.verdict} title="Claim {n}: {label}. Read the evidence."}}')
         if start < pos:  # overlaps the previous quote: add its marker only
             out.append(" " + marker)
@@ -660,7 +668,16 @@ def annotate_article(markdown: str, claims: Sequence[Claim], claim_url: Callable
         out.append("</mark> " + marker)
         pos = end
     out.append(markdown[pos:])
-    return "".join(out)
+    text = "".join(out)
+    if not spans:
+        return text
+    legend = Markup('<div class="ekb-legend" role="note"><p><strong>Each highlighted passage is a claim</strong>, '
+                    "tinted by its verdict; its label links to the evidence.</p><ul>") + Markup("").join(
+        Markup(f'<li><span class="ekb-claim ekb-claim--{v}">{VERDICT_ICONS[v]} {escape(label)}</span></li>')
+        for v, label in VERDICT_LABELS.items() if any(c.verdict == v for _, _, _, c in spans)) + Markup("</ul></div>")
+    m = re.search(r"^# .*$", text, flags=re.M)  # after the title, or else first
+    at = m.end() + 1 if m else 0
+    return text[:at] + "\n" + block(legend) + "\n\n" + text[at:]
 
 
 def claims_json(claims: Sequence[Claim], bib: Bibliography, formatter: Formatter, ap: Appraisal, urls: Urls,

@@ -28,6 +28,7 @@ from .config import EvidenceConfig
 from .csl import StyleError, get_style
 from .diagnostics import Diagnostic, Severity, diag
 from .markdown_ext import CitationContext
+from .pages import CLAIM_BOOST
 from .site import Options, Project, Site, formatters
 
 log = get_plugin_logger(__name__)
@@ -67,6 +68,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.ctx.formatter = self.formatter(opts.style)
         self.ctx.deferred = True  # markup put into the written page by on_post_page
         self._add_claims_to_nav(config)
+        config.copyright = site.footer(config.copyright or "")
         if "evidencekb" not in config.markdown_extensions:
             config.markdown_extensions.append("evidencekb")
         config.mdx_configs.setdefault("evidencekb", {})["context"] = self.ctx
@@ -143,6 +145,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         if title is not None:  # themes print titles unescaped: the claim's must be escaped HTML
             page.meta["title"] = title
             page.title = title
+            page.meta.setdefault("search", {"boost": CLAIM_BOOST})  # claims rank first for their topics
         return self.site.page_markdown(src, markdown, self.formatter)
 
     def on_page_content(self, html: str, page: Page, config: MkDocsConfig, files: Files) -> str:

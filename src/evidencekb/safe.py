@@ -105,7 +105,8 @@ def title_text(text: str) -> str:
     return str(escape(re.sub(r"\s+", " ", text).strip()))
 
 
-def front_matter(**fields: str) -> str:
-    """YAML front matter for a generated page (values as JSON strings, which YAML reads)."""
+def front_matter(**fields: Any) -> str:
+    """YAML front matter for a generated page (values as JSON, which YAML reads: text, numbers
+    and mappings such as ``search={"boost": 0.5}``)."""
     lines = ["---"] + [f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items()] + ["---", ""]
     return "\n".join(lines)

@@ -43,6 +43,10 @@ class Options:
     mcid: str = "references/mcid.yaml"
     generate_pages: bool = True
     reference_pages: str = "cited"
+    owner: str = ""
+    contact: str = ""
+    licence: str = ""
+    reviewers: list[str] = field(default_factory=list)
     cache: bool = True
 
     @classmethod
@@ -257,6 +261,28 @@ class Site:
                 out.append(diag(path, line, 1, "uncited-entry", f"no page cites '{key}'."))
         return out
 
+    def footer(self, existing: str = "") -> str:
+        """The footer's text (HTML): owner, contact, licence and the date the evidence was last
+        reviewed, from the configuration and the claims; ``existing`` (the engine's own
+        ``copyright``) comes first."""
+        from .safe import Markup, escape, safe_href
+
+        opts = self.project.options
+        parts = [Markup(existing)] if existing else []
+        if opts.owner:
+            parts.append(Markup("Published by {}").format(opts.owner))
+        if opts.contact:
+            href = safe_href(opts.contact if "@" not in opts.contact or "://" in opts.contact
+                             else f"mailto:{opts.contact}")
+            parts.append(Markup('Contact: <a href="{}">{}</a>').format(href, opts.contact) if href
+                         else Markup("Contact: {}").format(opts.contact))
+        if opts.licence:
+            parts.append(Markup("Text licensed {}").format(opts.licence))
+        reviewed = max((c.reviewed for c in self.claims), default="")
+        if reviewed:
+            parts.append(Markup("Evidence last reviewed {}").format(reviewed))
+        return str(Markup(" · ").join(escape(p) if not isinstance(p, Markup) else p for p in parts))
+
     def prefetch(self, formatter: Callable[[str], Any]) -> None:
         """Format what this build will show and the cache lacks, across the cores: the cited
         entries in the site's style, and those with a page in the other styles (a first build)."""
@@ -356,7 +382,8 @@ class Site:
                                        self._handout(claim, formatter))
                     + markdown + pages.claim_footer(claim, self._cite_this(claim, formatter),
                                                     pages.downloads_block(self._download_prefix(src, claim.slug),
-                                                                          len({it.ref for it in claim.evidence}))))
+                                                                          len({it.ref for it in claim.evidence})),
+                                                    self.project.options.reviewers))
         opts = self.project.options
         if src == opts.article and self.claims:
             return pages.annotate_article(markdown, self.claims, lambda slug: _md_link(src, self.urls.claim(slug)))
@@ -387,7 +414,7 @@ class Site:
         texts = {"AMA": formatter("american-medical-association").format(entry).text,
                  "APA": formatter("apa").format(entry).text,
                  "BibTeX": exports.to_bibtex([entry]).strip()}
-        return pages.cite_this_block(texts)
+        return pages.cite_this_block(texts, accessed=c.reviewed)
 
     def _json_ld(self, c: Claim) -> dict[str, Any]:
         meta = self._article_meta()

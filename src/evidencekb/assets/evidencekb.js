@@ -79,9 +79,34 @@
       b.addEventListener("click", function () { window.print(); });
     });
   }
+  // A copied citation gives the day it is copied as its access date, not the review date.
+  function fillAccessed() {
+    var opts = { year: "numeric", month: "long", day: "numeric" };
+    var now = new Date();
+    var iso = now.getFullYear() + "-" + String(now.getMonth() + 1).padStart(2, "0") + "-" +
+      String(now.getDate()).padStart(2, "0");
+    document.querySelectorAll("pre[data-ekb-accessed] code").forEach(function (code) {
+      var pre = code.closest("pre");
+      var d = pre.dataset.ekbAccessed;
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || pre.dataset.ekbFilled) return;
+      pre.dataset.ekbFilled = "1";
+      var p = d.split("-");
+      var then = new Date(+p[0], +p[1] - 1, +p[2]).toLocaleDateString("en-US", opts);
+      code.textContent = code.textContent.split("Accessed " + then).join("Accessed " + now.toLocaleDateString("en-US", opts))
+        .split("urldate = {" + d + "}").join("urldate = {" + iso + "}");
+    });
+  }
+  // Abbreviations explain themselves on focus too, not only on hover.
+  function focusableAbbreviations() {
+    document.querySelectorAll(".md-typeset abbr[title]").forEach(function (a) {
+      if (!a.hasAttribute("tabindex")) a.setAttribute("tabindex", "0");
+    });
+  }
   function init() {
     labelSearch();
     setupPrint();
+    fillAccessed();
+    focusableAbbreviations();
     fillAddresses();
     document.querySelectorAll(".ekb-table table").forEach(makeSortable);
     setupFilters();
