@@ -90,6 +90,24 @@ def test_search_finds_a_claim_from_a_word_of_its_text(browser, served_site: str)
         context.close()
 
 
+@pytest.mark.parametrize(("query", "slug_word"), [("foam rolling", "foam"), ("gluteus medius", "gluteus")])
+def test_search_for_a_claims_topic_returns_the_claim_first(browser, served_site: str, query: str, slug_word: str) -> None:  # type: ignore[no-untyped-def]
+    """Claim pages rank first for their topics, above the reference pages whose abstracts and
+    titles share the words."""
+    context, page, _ = _open(browser, served_site)
+    try:
+        box = page.locator("input.md-search__input")
+        box.click()
+        page.locator(".md-search-result__meta").filter(has_text="Type to start searching").wait_for(timeout=15000)
+        box.press_sequentially(query, delay=40)
+        results = page.locator(".md-search-result__item")
+        results.first.wait_for(state="visible", timeout=10000)
+        first = results.first.locator("a").first.get_attribute("href") or ""
+        assert "/claims/" in first and slug_word in first, first
+    finally:
+        context.close()
+
+
 def _axe(page) -> list[dict]:  # type: ignore[no-untyped-def]
     from axe_playwright_python.sync_playwright import Axe
 
@@ -228,8 +246,9 @@ def forest_site(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 def test_evidence_pages_fit_the_column(browser, served_site: str, forest_site: str, width: int) -> None:  # type: ignore[no-untyped-def]
     """Summary-of-findings tables, evidence tables, forest plots and flow diagrams stay inside the
     content column at desktop and phone widths (tables scroll inside it if they must)."""
-    urls = [served_site + p for p in ("claims/weak-gluteus-medius-causes-itbs/", "claims/itb-is-fascia/",
-                                      "searches/", "evidence-map/", "references/grau2008/", "claims/")]
+    urls = [served_site + p for p in ("", "article/", "claims/weak-gluteus-medius-causes-itbs/", "claims/itb-is-fascia/",
+                                      "searches/", "evidence-map/", "references/grau2008/", "claims/",
+                                      "bibliography/")]
     urls.append(forest_site + "claims/band-stretch/")
     for url in urls:
         context, page, _ = _open(browser, url, width=width)
@@ -238,7 +257,7 @@ def test_evidence_pages_fit_the_column(browser, served_site: str, forest_site: s
             if "band-stretch" in url:
                 assert page.locator(".ekb-forest-svg").is_visible() and page.locator(".ekb-prisma-svg").is_visible()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            name = url.rstrip("/").rsplit("/", 1)[-1] or "index"
+            name = urlparse(url).path.strip("/").rsplit("/", 1)[-1] or "home"
             page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
         finally:
             context.close()
