@@ -254,6 +254,10 @@ def test_evidence_pages_fit_the_column(browser, served_site: str, forest_site: s
         context, page, _ = _open(browser, url, width=width)
         try:
             assert page.evaluate(_OVERFLOW) == [], url
+            if width == 1280:  # at desktop width nothing needs scrolling sideways to be seen
+                hidden = page.evaluate("""() => [...document.querySelectorAll('.ekb-map, .ekb-evidence')]
+                    .filter(t => t.scrollWidth > t.clientWidth + 1).map(t => t.className)""")
+                assert hidden == [], (url, hidden)
             if "band-stretch" in url:
                 assert page.locator(".ekb-forest-svg").is_visible() and page.locator(".ekb-prisma-svg").is_visible()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

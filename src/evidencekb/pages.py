@@ -35,6 +35,7 @@ __all__ = [
     "VERDICT_LABELS", "Urls", "Appraisal", "claim_header", "claim_footer", "reference_page", "bibliography_page",
     "evidence_map_page", "topics_page", "claims_index_page", "search_record_page", "annotate_article",
     "claims_json", "changes_page", "codes_page", "cite_token", "handout", "key_evidence", "qr_svg", "NOT_ADVICE",
+    "verdict_summary",
 ]
 
 VERDICT_LABELS = {
@@ -586,12 +587,23 @@ def evidence_map_page(claims: Sequence[Claim], bib: Bibliography, ap: Appraisal,
                            dict(Counter(it.stance for it in c.evidence if it.counted))) for c in claims],
                          "Studies for, against and mixed, per claim")
     out = [block(Markup(f"<h1>Evidence map</h1><p>Every claim of the article at a glance. Across the site: "
-                        f"{escape(summary)}.</p>")),
+                        f"{escape(summary)}.</p>") + verdict_summary(claims, "#every-claim")),
            "## At a glance", block(Markup(f'<figure class="ekb-figure ekb-bars">{chart}<figcaption>Studies for '
                                           "(green), against (red) and mixed (amber) per claim, direct and indirect."
                                           "</figcaption></figure>")),
            "## Every claim", block(table)]
     return front_matter(title="Evidence map") + "\n".join(out) + "\n"
+
+
+def verdict_summary(claims: Sequence[Claim], map_link: str) -> Markup:
+    """The verdicts across the site, counted, each with its badge (the home page and the map)."""
+    verdicts = Counter(c.verdict for c in claims)
+    items = Markup("").join(Markup(f"<li>{verdict_badge(v)} {verdicts[v]} "
+                                   f"{'claim' if verdicts[v] == 1 else 'claims'}</li>")
+                            for v in VERDICT_LABELS if verdicts[v])
+    return Markup(f'<div class="ekb-summary"><p><strong>{len(claims)} claims checked.</strong> '
+                  f'<a href="{escape(map_link)}">See them all on the evidence map.</a></p>'
+                  f'<ul class="ekb-summary-list">{items}</ul></div>')
 
 
 def claims_index_page(claims: Sequence[Claim], urls: Urls, intro: str = "") -> str:

@@ -389,6 +389,11 @@ class Site:
             return pages.annotate_article(markdown, self.claims, lambda slug: _md_link(src, self.urls.claim(slug)))
         if src == f"{opts.claims_dir.strip('/')}/index.md" and "<!-- claims -->" in markdown:
             return markdown.replace("<!-- claims -->", pages.claims_index_page(self.claims, self.urls))
+        if "<!-- verdicts -->" in markdown and self.claims:  # the site's verdicts, counted (the home page)
+            from .safe import block
+
+            summary = pages.verdict_summary(self.claims, self.urls.rel(src, "evidence-map.md"))
+            return markdown.replace("<!-- verdicts -->", block(summary))
         return markdown
 
     def _handout(self, c: Claim, formatter: Callable[[str], Any]) -> Any:
