@@ -190,3 +190,29 @@ def test_quote_is_case_sensitive() -> None:
 
 def test_closest_passage() -> None:
     assert closest("the quick brown cat", "we saw the quick brown fox jump") == "the quick brown fox"
+
+
+def test_every_claim_in_the_article_has_an_anchor_even_when_quotes_overlap() -> None:
+    from evidencekb.pages import annotate_article
+
+    outer, _ = parse_claim(GOOD.replace("It's a thick band", "a thick band that barely stretches"), "c/a.md", "a",
+                           BIB.entries)
+    inner, _ = parse_claim(GOOD.replace("It's a thick band", "barely stretches"), "c/b.md", "b", BIB.entries)
+    assert outer and inner
+    text = annotate_article("# Title\n\nIt is a thick band that barely stretches at all.\n", [outer, inner],
+                            lambda slug: f"claims/{slug}.md")
+    assert '<mark class="ekb-claim ekb-claim--supported" id="claim-a">a thick band that barely stretches</mark>' in text
+    assert "(claims/b.md){: #claim-b .ekb-claim-marker" in text  # the inner claim's marker carries its anchor
+    assert text.count('id="claim-') + text.count("#claim-") == 2
+
+
+def test_the_methods_page_names_its_reviewers_or_says_none_are_named() -> None:
+    from evidencekb.pages import reviewers_block
+    from evidencekb.safe import decode_slots
+
+    def shown(names: list[str]) -> str:
+        return decode_slots(reviewers_block(names))
+
+    assert "<li>A. Reviewer, physiotherapist</li>" in shown(["A. Reviewer, physiotherapist"])
+    assert "<li>&lt;b&gt;</li>" in shown(["<b>"])
+    assert "No reviewer is named" in shown([]) and "<li>" not in shown([])

@@ -172,3 +172,16 @@ def test_citation_in_a_heading_is_shown_once_and_kept_out_of_its_anchor() -> Non
     assert [t["name"] for t in md.toc_tokens] == ["Results"]  # the toc lists headings, not citations
     assert [c["name"] for c in md.toc_tokens[0]["children"]] == ["Method"]
     assert html.count('id="ref-alpha2020"') == 1 and html.count("citation-link") == 3
+
+
+def test_abbreviations_in_generated_quotes_and_findings_are_explained() -> None:
+    from evidencekb.markdown_ext import explain_abbreviations
+
+    abbrs = {"ITB": 'Iliotibial "band"', "ITBS": "Iliotibial band syndrome"}
+    out = explain_abbreviations('<span class="ekb-quote">“ITBS and ITB, not ITBX”</span><span class="x">ITB</span>'
+                                '<blockquote class="ekb-claim-quote"><p>“the ITB”</p></blockquote>', abbrs)
+    assert out == ('<span class="ekb-quote">“<abbr title="Iliotibial band syndrome">ITBS</abbr> and '
+                   '<abbr title="Iliotibial &quot;band&quot;">ITB</abbr>, not ITBX”</span><span class="x">ITB</span>'
+                   '<blockquote class="ekb-claim-quote"><p>“the <abbr title="Iliotibial &quot;band&quot;">ITB</abbr>”'
+                   "</p></blockquote>")
+    assert explain_abbreviations('<span class="ekb-quote">ITB</span>', {}) == '<span class="ekb-quote">ITB</span>'

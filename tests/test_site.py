@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -74,8 +75,45 @@ def test_footer_and_search_ranking(built_site: Path) -> None:
     home = (built_site / "index.html").read_text(encoding="utf-8")
     assert "Published by the IT Band Evidence editors" in home and f"Evidence last reviewed {latest}" in home
     assert "CC BY 4.0" in home
+    import yaml
+
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    reviewers = next(p["evidencekb"]["reviewers"] for p in yaml.load(config, Loader=yaml.BaseLoader)["plugins"]
+                     if isinstance(p, dict) and "evidencekb" in p)
+    methods = (built_site / "methods" / "index.html").read_text(encoding="utf-8")
+    claim_page = (built_site / "claims" / data["claims"][0]["slug"] / "index.html").read_text(encoding="utf-8")
+    for name in reviewers:  # named, from the configuration, on the methods page and on each claim page
+        assert f"<li>{html.escape(name, quote=False)}</li>" in methods and html.escape(name, quote=False) in claim_page
+    # abbreviations in quoted abstracts are explained as in the page's own text
+    assert re.search(r'<span class="ekb-quote">[^<]*<abbr title="[^"]+">', "".join(
+        p.read_text(encoding="utf-8") for p in (built_site / "claims").glob("*/index.html")))
     index = json.loads((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))["docs"]
     boosts = {d["location"].split("#")[0]: d.get("boost") for d in index if "#" not in d["location"]}
     claim = f"claims/{data['claims'][0]['slug']}/"
     assert boosts[claim] > 1
+    first = {d["location"]: d["text"] for d in index}[claim]
+    from evidencekb.pages import VERDICT_LABELS
+
+    # a result's excerpt shows the verdict
+    assert f"Verdict: {VERDICT_LABELS[data['claims'][0]['verdict']]}" in first
     assert all(b is not None and b < 1 for loc, b in boosts.items() if loc.startswith("references/"))
+
+
+def test_no_broken_internal_links_or_anchors(built_site: Path) -> None:
+    """Every internal link and anchor of the whole site resolves (read statically)."""
+    from linkcheck import broken_links
+
+    assert broken_links(built_site) == []
+
+
+def test_the_static_link_check_finds_broken_links(tmp_path: Path) -> None:
+    from linkcheck import broken_links
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "index.html").write_text('<a href="a/">ok</a> <a href="b/">no page</a> <a href="#top">no anchor</a>'
+                                         '<h1 id="here">x</h1><a href="#here">ok</a>', encoding="utf-8")
+    (tmp_path / "a" / "index.html").write_text('<a href="../index.html#here">ok</a><a href="../#gone">no</a>'
+                                               '<a href="https://example.org/x">outside</a>', encoding="utf-8")
+    assert sorted(broken_links(tmp_path)) == [("a/index.html", "../#gone"), ("index.html", "#top"),
+                                              ("index.html", "b/")]
+

@@ -54,7 +54,8 @@ class EvidenceConfig(Config):  # type: ignore[no-untyped-call]
     """The licence of the site's text, for the footer ("CC BY 4.0")."""
 
     reviewers = c.ListOfItems(c.Type(str), default=[])
-    """Who reviewed the evidence, "Name, role" each; shown on every claim page."""
+    """Who reviewed the evidence, "Name, role" each; shown on every claim page and wherever a page
+    has the marker ``<!-- reviewers -->`` (the methods page)."""
 
     cache = c.Type(bool, default=True)
     """Keep parsed .bib files and formatted entries in .cache/evidencekb, keyed by content."""

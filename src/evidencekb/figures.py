@@ -62,9 +62,8 @@ def prisma(flow: Flow, title: str, searched: str = "") -> Markup:
     caption = f"How the evidence was found{' (searched to ' + searched + ')' if searched else ''}."
     items = "".join(f"<li>{escape(x)}</li>" for x in _prisma_lines(flow))
     return Markup(f'<figure class="ekb-figure ekb-prisma">{"".join(svg)}'
-                  f'<figcaption>{escape(caption)}</figcaption>'
-                  f'<details class="ekb-fig-text"><summary>The counts, as text</summary><ul>{items}</ul></details>'
-                  "</figure>")
+                  f'<figcaption>{escape(caption)}</figcaption></figure>'
+                  f'<details class="ekb-fig-text"><summary>The counts, as text</summary><ul>{items}</ul></details>')
 
 
 def _prisma_lines(flow: Flow) -> list[str]:

@@ -222,6 +222,36 @@ class _Serialised(Treeprocessor):
         self.ext.serialised = True
 
 
+# Generated text whose abbreviations the page's definitions explain: quoted abstracts, findings
+# and the claim's quote (each holds escaped text only, no markup).
+_ABBR_SPANS = re.compile(r'(<(?:span|p) class="ekb-(?:quote|finding)">|<blockquote class="ekb-claim-quote"><p>)([^<]*)(<)')
+
+
+def _page_abbreviations(md: Markdown) -> dict[str, str]:
+    """The abbreviations defined for this page (``*[ITB]: ...``) by the ``abbr`` extension."""
+    from markdown.extensions.abbr import AbbrExtension
+
+    for ext in md.registeredExtensions:
+        if isinstance(ext, AbbrExtension):
+            found: dict[str, str] = getattr(ext, "abbrs", {})  # filled as the page's definitions are read
+            return {k: v for k, v in found.items() if k and v}
+    return {}
+
+
+def explain_abbreviations(text: str, abbrs: dict[str, str]) -> str:
+    """Mark the defined abbreviations in generated quotes and findings as ``<abbr>``, as the
+    ``abbr`` extension does in the page's own text (which never reaches raw HTML)."""
+    if not abbrs or "ekb-" not in text:
+        return text
+    word = re.compile(r"\b(?:" + "|".join(re.escape(k) for k in sorted(abbrs, key=len, reverse=True)) + r")\b")
+
+    def mark(m: re.Match[str]) -> str:
+        inner = word.sub(lambda w: f'<abbr title="{html.escape(abbrs[w.group(0)], quote=True)}">{w.group(0)}</abbr>',
+                         m.group(2))
+        return m.group(1) + inner + m.group(3)
+    return _ABBR_SPANS.sub(mark, text)
+
+
 class _CitationPost(Postprocessor):
     """Numbers and renders the page's citations in document order, and places its
     reference list: one pass over the serialised page, before raw HTML is put back."""
@@ -265,10 +295,11 @@ class _CitationPost(Postprocessor):
                 # A slot of a generated page: its HTML goes in now, its citations numbered
                 # in their place in the document.
                 stash[i] = _CITE_TOKEN.sub(lambda t: render(Cluster((CiteItem(html.unescape(t.group(1))),))),
-                                           decode_slots(raw))
+                                           explain_abbreviations(decode_slots(raw), abbrs))
             return m.group(0)  # another extension's stashed HTML (or a copy of a citation)
 
         if pending or any(isinstance(raw, str) and SLOT_MARK in raw for raw in stash):
+            abbrs = _page_abbreviations(self.md)
             text = _STASHED.sub(cite, text)
         if defer:
             listing = reference_section(ctx.references_title, ctx.list_slot) if page.numbers else ""
@@ -290,7 +321,7 @@ class _SlotPost(Postprocessor):
     """Puts in any slot still in the text (one that never went through the raw HTML stash)."""
 
     def run(self, text: str) -> str:
-        return decode_slots(text) if SLOT_MARK in text else text
+        return explain_abbreviations(decode_slots(text), _page_abbreviations(self.md)) if SLOT_MARK in text else text
 
 
 class CitationExtension(Extension):

@@ -425,6 +425,16 @@ def claim_header(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, json_ld
     return "\n".join(out)
 
 
+def reviewers_block(reviewers: Sequence[str]) -> str:
+    """Who reviewed the evidence, as configured ("Name, role" each), for the methods page.
+    With none configured it says so rather than leave the reader to guess."""
+    if not reviewers:
+        return block(Markup("<p class=\"ekb-reviewers\">No reviewer is named in this site's configuration "
+                            "(<code>reviewers</code>).</p>"))
+    items = Markup("").join(Markup(f"<li>{escape(r)}</li>") for r in reviewers)
+    return block(Markup(f'<p>Reviewers:</p><ul class="ekb-reviewers">{items}</ul>'))
+
+
 def claim_footer(c: Claim, cite_block: str = "", downloads: str = "", reviewers: Sequence[str] = ()) -> str:
     out = ["", "", "</div>", "", "## Review and history", ""]
     hist = Markup(f"<p>Reviewed: <strong>{escape(c.reviewed)}</strong>"
@@ -671,8 +681,8 @@ def annotate_article(markdown: str, claims: Sequence[Claim], claim_url: Callable
         # A Markdown link (not raw HTML), so the engine resolves and checks it; icon, colour and words.
         marker = (f"[{VERDICT_ICONS[c.verdict]}&nbsp;claim&nbsp;{n}: {label}]({claim_url(c.slug)})"
                   f'{{: .ekb-claim-marker .ekb-verdict--{c.verdict} title="Claim {n}: {label}. Read the evidence."}}')
-        if start < pos:  # overlaps the previous quote: add its marker only
-            out.append(" " + marker)
+        if start < pos:  # overlaps the previous quote: its marker alone, carrying the id links arrive at
+            out.append(" " + marker.replace("{: .ekb-claim-marker", f"{{: #claim-{c.slug} .ekb-claim-marker", 1))
             continue
         out.append(markdown[pos:start])
         out.append(f'<mark class="ekb-claim ekb-claim--{c.verdict}" id="claim-{c.slug}">')

@@ -389,6 +389,8 @@ class Site:
             return pages.annotate_article(markdown, self.claims, lambda slug: _md_link(src, self.urls.claim(slug)))
         if src == f"{opts.claims_dir.strip('/')}/index.md" and "<!-- claims -->" in markdown:
             return markdown.replace("<!-- claims -->", pages.claims_index_page(self.claims, self.urls))
+        if "<!-- reviewers -->" in markdown:  # who reviewed, from configuration (the methods page)
+            markdown = markdown.replace("<!-- reviewers -->", pages.reviewers_block(opts.reviewers))
         if "<!-- verdicts -->" in markdown and self.claims:  # the site's verdicts, counted (the home page)
             from .safe import block
 
