@@ -12,6 +12,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ROOTS = Path(__file__).resolve().parent / "roots"
 
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python process that must run the very code these tests
+    import (under mutation testing, a changed copy of the package), not an installed one."""
+    import evidencekb
+
+    src = str(Path(evidencekb.__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "PYTHONPATH": src + (os.pathsep + path if path else ""), **extra}
+    if env.get("MUTANT_UNDER_TEST") == "stats":  # mutmut's coverage pass: it reads its settings from the
+        del env["MUTANT_UNDER_TEST"]             # current folder, which a child's is not
+    return env
+
 #: Set by .ci/run: a test that needs an external program fails instead of skipping.
 REQUIRE_EXTERNAL = os.environ.get("EVIDENCEKB_REQUIRE_EXTERNAL", "") not in ("", "0", "false")
 
@@ -79,7 +92,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
     # Built as a published site is (mkdocs.yml reads site_url from SITE_URL): the handouts'
     # addresses and QR codes, and the structured data, carry this address.
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "SITE_URL": PUBLIC_URL}
+    env = child_env(NO_MKDOCS_2_WARNING="1", SITE_URL=PUBLIC_URL)
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -187,7 +187,9 @@ def test_a_warm_load_imports_no_parser(tmp_path: Path) -> None:
             f"bib = cache.load_library([Path({str(bib_path)!r})], Path({str(tmp_path)!r}), Path({str(cdir)!r}))\n"
             "assert bib.entries['zed2019'].year == '2019'\n"
             "print(sorted(m for m in ('bibtexparser', 'pybtex', 'latexcodec', 'citeproc') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from conftest import child_env
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env())
     assert out.stdout.strip() == "[]"
 
 

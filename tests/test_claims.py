@@ -190,6 +190,27 @@ def test_quote_is_case_sensitive() -> None:
 
 def test_closest_passage() -> None:
     assert closest("the quick brown cat", "we saw the quick brown fox jump") == "the quick brown fox"
+    assert closest("fox", "the quick brown fox") == "fox"  # as many words as the quote
+    assert len(closest("c x", "a b c").split()) == 2  # never a shorter tail ("c"), though it is closer
+    assert closest("a b c", "qqqqqqq c") == "qqqqqqq c"  # a text shorter than the quote: all of it
+    assert closest("cat", "bat hat") == "bat"  # the first of equally close passages
+    assert closest("zzz", "abc") == ""  # nothing alike: no suggestion
+
+
+@pytest.mark.parametrize(("text", "folded"), [
+    ("a -- b", "a - b"), ("a--b", "a - b"), ("a - - b", "a - b"), ("a – b", "a - b"), ("a -b", "a - b"),
+    ("a- b", "a - b"), ("well-known", "well-known"), ("“it’s”\u00a0 x\n\ty ", '"it\'s" x y'),
+])
+def test_normalise_folds_dashes_quotes_and_space(text: str, folded: str) -> None:
+    from evidencekb.quotes import normalise
+
+    assert normalise(text) == folded
+
+
+def test_find_maps_back_to_the_original_text() -> None:
+    text = "x  the \n band -- here"
+    start, end = find("the band - here", text) or (0, 0)
+    assert text[start:end] == "the \n band -- here"
 
 
 def test_every_claim_in_the_article_has_an_anchor_even_when_quotes_overlap() -> None:
@@ -216,3 +237,42 @@ def test_the_methods_page_names_its_reviewers_or_says_none_are_named() -> None:
     assert "<li>A. Reviewer, physiotherapist</li>" in shown(["A. Reviewer, physiotherapist"])
     assert "<li>&lt;b&gt;</li>" in shown(["<b>"])
     assert "No reviewer is named" in shown([]) and "<li>" not in shown([])
+
+
+def test_cite_this_page_entry_is_an_online_reference_with_escaped_words() -> None:
+    from evidencekb.exports import page_entry
+
+    claim, _ = parse_claim(GOOD.replace("reviewed: 2026-11-26", "reviewed: 2026-03-09").replace(
+        "claim: A claim.", "claim: A claim.\ntitle: Rolling & 50% of {runners}"), "c/foam-it.md", "foam-it", BIB.entries)
+    assert claim is not None
+    e = page_entry(claim, "IT Band Evidence & Co", "https://x.example/claims/foam-it/")
+    assert (e.key, e.type) == ("itbandevidenceco2026foamit", "online")
+    assert e.fields == {"author": r"{IT Band Evidence \& Co}",
+                        "title": r"Rolling \& 50\% of \textbraceleft{}runners\textbraceright{}",
+                        "url": "https://x.example/claims/foam-it/", "year": "2026", "month": "3",
+                        "urldate": "2026-03-09", "note": "Evidence review of a claim"}
+
+
+def test_claim_review_is_schema_org_structured_data() -> None:
+    from evidencekb.exports import RATING, claim_review
+
+    claim, _ = parse_claim(GOOD, "c/x.md", "x", BIB.entries)
+    assert claim is not None
+    data = claim_review(claim, url="https://x.example/claims/x/", article_url="https://x.example/article/",
+                        site_name="Site", verdict_label="Supported",
+                        article_meta={"author": "A. Writer", "date": "2024-05-01", "title": "IT band pain"})
+    assert data == {
+        "@context": "https://schema.org", "@type": "ClaimReview", "url": "https://x.example/claims/x/",
+        "claimReviewed": "A claim.", "datePublished": "2026-11-26",
+        "author": {"@type": "Organization", "name": "Site"},
+        "reviewRating": {"@type": "Rating", "ratingValue": RATING["supported"], "bestRating": 5, "worstRating": 1,
+                         "alternateName": "Supported"},
+        "itemReviewed": {"@type": "Claim", "author": {"@type": "Person", "name": "A. Writer"},
+                         "datePublished": "2024-05-01",
+                         "appearance": {"@type": "CreativeWork", "url": "https://x.example/article/",
+                                        "headline": "IT band pain"}},
+    }
+    # the rating runs from the claim refuted (1) to supported (5)
+    assert RATING["supported"] == 5 and min(RATING.values()) == 1
+    blank = claim_review(claim, url="u", article_url="a", site_name="S", verdict_label="V", article_meta={})
+    assert blank["itemReviewed"]["author"]["name"] == "" and blank["itemReviewed"]["appearance"]["headline"] == ""

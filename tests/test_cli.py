@@ -259,3 +259,25 @@ def test_ten_thousand_entries_check(tmp_path: Path, capsys) -> None:  # type: ig
     main(["check", "--root", str(root)])
     out = capsys.readouterr().out
     assert out.count("uncited-entry") == 10_000  # every new entry accounted for, none lost
+
+
+def test_fmt_check_shows_a_unified_diff_of_the_file() -> None:
+    from evidencekb.bibfmt import diff
+
+    assert diff("refs.bib", "a\nb\n", "a\nc\n") == ("--- refs.bib (now)\n+++ refs.bib (formatted)\n@@ -1,2 +1,2 @@\n"
+                                                     " a\n-b\n+c\n")
+    assert diff("refs.bib", "same\n", "same\n") == ""
+
+
+def test_a_lock_held_by_a_dead_process_is_stale() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from evidencekb.bibfmt import _alive
+
+    assert _alive(os.getpid())
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert not _alive(int(child.stdout))  # exited and reaped
+    if os.geteuid() != 0:  # another user's process: alive, though we may not signal it
+        assert _alive(1)

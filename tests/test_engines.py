@@ -11,7 +11,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, ROOTS, need
+from conftest import ROOT, ROOTS, child_env, need
 
 ENV_QUIET = {"NO_MKDOCS_2_WARNING": "1"}
 
@@ -23,9 +23,8 @@ def _has(module: str) -> bool:
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    import os
 
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600, env={**os.environ, **ENV_QUIET})
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600, env=child_env(**ENV_QUIET))
 
 
 def _build(engine: str, root: Path, out: Path) -> subprocess.CompletedProcess[str]:

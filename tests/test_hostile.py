@@ -219,8 +219,10 @@ def test_fuzz_importers_refuse_cleanly(data: object) -> None:
 # --- commands: no traceback, no write outside -------------------------------------------------
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    from conftest import child_env
+
     return subprocess.run([sys.executable, "-m", "evidencekb.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=child_env())
 
 
 @pytest.mark.parametrize("slug", ["../../../escape", "/tmp/abs", "a/b", "UPPER", "with space"])

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOTS, need
+from conftest import ROOTS, child_env, need
 from mkdocs.exceptions import Abort
 
 
@@ -45,7 +45,7 @@ def test_properdocs_builds_the_same_site(tmp_path: Path) -> None:
     shutil.copytree(ROOTS / "basic", work)
     (work / "docs" / "index.md").write_text("# Sample\n\nFirst [@alpha2020] then @beta2019.\n", encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "properdocs", "build", "--strict", "-q"], cwd=work,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=child_env())
     assert proc.returncode == 0, proc.stderr
     html = (work / "site" / "index.html").read_text(encoding="utf-8")
     assert re.search(r'href="#ref-alpha2020"[^>]*>1</a>', html)

@@ -18,14 +18,10 @@ __all__ = ["CiteItem", "Cluster", "parse_cluster", "parse_narrative", "CITATION_
 _KEY_TEMPLATE = r"(?:\{(?P<BKEY>[^{}\s][^{}]*)\}|(?P<KEY>\w(?:\w|[:.#$%&\-+?<>~/](?=\w))*))"
 
 
-def _key(braced: str, plain: str) -> str:
-    return _KEY_TEMPLATE.replace("BKEY", braced).replace("KEY", plain)
-
-
 # A bracketed cluster holds at least one key; it is not a link ([..](..) or [..][..]).
 _BRACKETED = r"\[(?P<body>[^\[\]\n]*?(?<![\w\\])-?@[^\[\]\n]*?)\](?![(\[:])"
 _NARRATIVE = (
-    r"(?<![\w/@.:\\`'\"=])(?P<nminus>-)?@" + _key("nbkey", "nkey")
+    r"(?<![\w/@.:\\`'\"=])(?P<nminus>-)?@" + _KEY_TEMPLATE.replace("BKEY", "nbkey").replace("KEY", "nkey")
     + r"(?:\s?\[(?P<nloc>[^\[\]@\n]*)\](?![(\[]))?"
 )
 # The lookahead names every character a citation can start with, which lets the regex
@@ -98,7 +94,7 @@ def _tidy(suffix: str) -> str:
     return suffix.strip().lstrip(",").strip()
 
 
-_ITEM = re.compile(r"(?:^|(?<=\s))(?P<minus>-)?@" + _key("bkey", "key"))
+_ITEM = re.compile(r"(?:^|(?<=\s))(?P<minus>-)?@" + _KEY_TEMPLATE.replace("BKEY", "bkey").replace("KEY", "key"))
 
 
 def parse_cluster(body: str) -> Cluster | None:

@@ -48,8 +48,7 @@ def find(quote: str, text: str) -> tuple[int, int] | None:
         return None
     norm, idx = _index_map(text)
     # Compare dashes without their surrounding spaces.
-    pattern = re.escape(q).replace(r"\-", r"\s?-+\s?")
-    pattern = pattern.replace(r"\ ", r"\s")
+    pattern = re.escape(q).replace(r"\-", r"\s?-+\s?")  # (re.escape leaves spaces, which the map has folded)
     m = re.search(pattern, norm)
     if not m:
         return None
@@ -62,9 +61,9 @@ def closest(quote: str, text: str) -> str:
     q = normalise(quote)
     n = max(1, len(q.split(" ")))
     best, best_ratio = "", 0.0
-    for i in range(0, max(1, len(words) - n + 1)):
+    for i in range(max(1, len(words) - n + 1)):  # every run of n words; all of them if fewer
         cand = " ".join(words[i : i + n])
         r = difflib.SequenceMatcher(None, q.lower(), cand.lower()).ratio()
-        if r > best_ratio:
+        if r > best_ratio:  # the first of equally close passages
             best, best_ratio = cand, r
     return best

@@ -18,7 +18,7 @@ from .bibliography import Entry, LazyEntries
 from .citations import CiteItem, Cluster
 from .csl import Formatted, Formatter, Style, short_names, to_plain_csl
 
-__all__ = ["PageCitations", "Card", "Cards", "render_cluster", "render_reference_list", "reference_items", "reference_section",
+__all__ = ["PageCitations", "Card", "Cards", "render_cluster", "reference_items", "reference_section",
            "identifier_links", "anchor"]
 
 _SHORT_LABELS = {"page": ("p", "pp"), "chapter": ("ch", "chs"), "section": ("sec", "secs"),
@@ -238,19 +238,6 @@ def identifier_links(entry: Entry) -> str:
     if re.match(r"^https?://[^\s\"<>]+$", url):
         links.append(f'<a class="id-url" href="{html.escape(url, quote=True)}">Link</a>')
     return " ".join(links)
-
-
-def render_reference_list(
-    page: PageCitations,
-    entries: Mapping[str, Entry],
-    style: Style,
-    formatter: Formatter,
-    title: str = "References",
-    page_url: str | None = None,
-) -> str:
-    """The page's reference list: citation order for numeric styles, else alphabetical."""
-    items = reference_items(page, entries, style, formatter, page_url)
-    return reference_section(title, items) if items else ""
 
 
 def reference_section(title: str, items: str) -> str:
