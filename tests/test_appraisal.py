@@ -236,10 +236,13 @@ def test_evidence_must_be_an_included_record_and_included_records_used() -> None
     log, _ = screening.parse(LOG.replace("id: t1", "id: t2"), "screening/x.yaml")
     c = claim([item("t1")])
     diags = check_screening(c, log, "screening/x.yaml")
-    codes = {(d.code, d.path, d.line) for d in diags}
-    assert ("screening-not-included", "docs/claims/x.md", 7) in codes
-    assert ("screening-unused", "screening/x.yaml", 2) in codes
-    assert ("screening-unscreened", "screening/x.yaml", 5) in codes
+    assert sorted((d.code, d.path, d.line, d.col) for d in diags) == [
+        ("screening-not-included", "docs/claims/x.md", 7, 1), ("screening-unscreened", "screening/x.yaml", 5, 1),
+        ("screening-unused", "screening/x.yaml", 2, 1)]
+    by_code = {d.code: d.message for d in diags}
+    assert "'t1' is evidence but not an included record of screening/x.yaml" in by_code["screening-not-included"]
+    assert "'t2' is included for claim 'x' but no evidence item uses it" in by_code["screening-unused"]
+    assert "has not been screened yet" in by_code["screening-unscreened"]
 
 
 def test_search_older_than_review_fails() -> None:
@@ -248,6 +251,25 @@ def test_search_older_than_review_fails() -> None:
     assert check_screening(c, log, "s.yaml") == []
     c.reviewed = "2026-11-20"
     c.searches[0].date = "2026-10-01"
+    c.lines["reviewed"], c.lines["searches"], c.lines["evidence"] = 9, 11, 13
     (d,) = check_screening(c, log, "s.yaml")
-    assert d.code == "search-outdated" and "2026-10-01" in d.message
-    assert next(d.code for d in check_screening(c, None, "s.yaml")) == "screening-missing"
+    assert (d.code, d.path, d.line, d.col) == ("search-outdated", "docs/claims/x.md", 9, 1)
+    assert "reviewed 2026-11-20, but the latest search was run 2026-10-01" in d.message
+    missing = check_screening(c, None, "s.yaml")[0]
+    assert (missing.code, missing.path, missing.line, missing.col) == ("screening-missing", "docs/claims/x.md", 13, 1)
+    assert "no screening log (s.yaml)" in missing.message
+    c.searches[0].date = ""  # a search with no date
+    (d,) = check_screening(c, log, "s.yaml")
+    assert (d.code, d.line) == ("search-outdated", 11) and "no search has a date" in d.message
+    c.searches = []  # no search at all: nothing to date
+    assert check_screening(c, log, "s.yaml") == []
+
+
+def test_the_certainty_explanation_names_the_start_each_step_and_the_result() -> None:
+    none = grade.Computed("o", None, "very-low", (), 0, None)
+    assert none.explain() == "no study is counted for this outcome"
+    c = grade.Computed("o", grade.Start("low", "not all studies are randomised trials"), "very-low",
+                       (("risk-of-bias", -1, "Unblinded."), ("large-effect", 1, "Big."), ("publication-bias", -1, "")),
+                       3, 60)
+    assert c.explain() == ("starts low (not all studies are randomised trials); risk of bias -1; large effect +1; "
+                           "publication bias -1: very low")

@@ -185,3 +185,27 @@ def test_abbreviations_in_generated_quotes_and_findings_are_explained() -> None:
                    '<blockquote class="ekb-claim-quote"><p>“the <abbr title="Iliotibial &quot;band&quot;">ITB</abbr>”'
                    "</p></blockquote>")
     assert explain_abbreviations('<span class="ekb-quote">ITB</span>', {}) == '<span class="ekb-quote">ITB</span>'
+
+
+def test_author_short_names_one_two_or_the_first_et_al_else_the_title() -> None:
+    from evidencekb.csl import Formatter, get_style
+    from evidencekb.render import author_short
+
+    bib = load_text([("s.bib", r"""
+@article{one, author={Fairclough, John}, title={T1}, year={2006}}
+@article{two, author={Fairclough, John and Hayashi, Koji}, title={T2}, year={2006}}
+@article{three, author={Fairclough, John and Hayashi, Koji and Toumi, Hechmi}, title={T3}, year={2006}}
+@book{ed, editor={Noakes, Tim}, title={Lore}, year={1985}}
+@misc{anon, title={The {IT} band}, year={2020}}
+@misc{bare, year={2020}}
+""")])
+    e = bib.entries
+    fmt = Formatter(get_style("apa"))
+    for f in (None, fmt):  # with and without the formatter's memo, the same
+        assert author_short(e["one"], False, f) == "Fairclough"
+        assert author_short(e["two"], False, f) == "Fairclough & Hayashi"
+        assert author_short(e["two"], True, f) == "Fairclough and Hayashi"
+        assert author_short(e["three"], True, f) == "Fairclough et al."
+        assert author_short(e["ed"], False, f) == "Noakes"
+        assert author_short(e["anon"], False, f) == "The IT band"
+        assert author_short(e["bare"], False, f) == "bare"
