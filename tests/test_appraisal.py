@@ -273,3 +273,45 @@ def test_the_certainty_explanation_names_the_start_each_step_and_the_result() ->
                        3, 60)
     assert c.explain() == ("starts low (not all studies are randomised trials); risk of bias -1; large effect +1; "
                            "publication bias -1: very low")
+
+
+@pytest.mark.parametrize("up", ["large-effect", "dose-response", "confounding"])
+@pytest.mark.parametrize("down", ["risk-of-bias", "inconsistency", "indirectness", "imprecision", "publication-bias"])
+def test_rating_up_a_body_also_rated_down_is_an_error(up: str, down: str) -> None:
+    c = claim([item("o1")], kind="association", certainty="low", verdict="partly-supported", ratings={up: 1, down: -1})
+    c.outcomes[0].lines = {}
+    (d,) = [d for d in check_appraisal(c, BIB, {}, {}) if d.code == "grade-upgrade"]
+    assert (d.path, d.line, d.col) == ("docs/claims/x.md", 3, 1) and "'o'" in d.message
+    c.outcomes[0].grade[down] = Rating(0, "")  # rated up alone: allowed
+    assert not [d for d in check_appraisal(c, BIB, {}, {}) if d.code == "grade-upgrade"]
+    c.evidence = []  # no body of evidence: nothing to rate up
+    assert not [d for d in check_appraisal(c, BIB, {}, {}) if d.code == "grade-upgrade"]
+
+
+def test_grade_diagnostics_point_at_the_outcome_when_the_domain_has_no_line() -> None:
+    c = claim([item("t1")], certainty="moderate", verdict="supported")
+    c.outcomes[0].grade["imprecision"] = Rating(-1, "")
+    c.outcomes[0].grade["inconsistency"] = Rating(0, "")  # not rated: needs no reason
+    c.outcomes[0].lines = {}
+    got = sorted((d.code, d.path, d.line, d.col) for d in check_appraisal(c, BIB, {}, {})
+                 if d.code in ("grade-no-reason", "grade-mismatch"))
+    assert got == [("grade-no-reason", "docs/claims/x.md", 3, 1)]
+    c.outcomes[0].certainty = "high"
+    got = sorted((d.code, d.path, d.line, d.col) for d in check_appraisal(c, BIB, {}, {}) if d.code == "grade-mismatch")
+    assert got[0] == ("grade-mismatch", "docs/claims/x.md", 3, 1)
+
+
+def test_a_claim_with_no_computed_outcome_is_very_low() -> None:
+    c = claim([item("t1")])
+    assert grade.claim_certainty(c, {}) == "very-low"
+
+
+def test_a_review_of_randomised_trials_starts_high_through_its_risk_of_bias_record() -> None:
+    from evidencekb.checks import computed_outcomes
+
+    record = "sr:\n  tool: amstar2\n  reason: Sixteen yes.\n  designs: [DESIGNS]\n  items: {" + ", ".join(f"{i}: yes" for i in range(1, 17)) + "}\n"
+    c = claim([item("sr")], certainty="high")
+    for designs, start in (("rct", "high"), ("cohort", "low")):
+        judged, errs = rob.parse(record.replace("DESIGNS", designs), "rob.yaml", BIB.entries)
+        assert errs == []
+        assert computed_outcomes(c, BIB, judged)["o"].certainty == start
