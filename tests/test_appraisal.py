@@ -315,3 +315,43 @@ def test_a_review_of_randomised_trials_starts_high_through_its_risk_of_bias_reco
         judged, errs = rob.parse(record.replace("DESIGNS", designs), "rob.yaml", BIB.entries)
         assert errs == []
         assert computed_outcomes(c, BIB, judged)["o"].certainty == start
+
+
+@pytest.mark.parametrize(("stances", "certainty", "reason"), [
+    ("s", "moderate", "1 direct study supports it"),
+    ("s", "low", "1 direct study supports it; 'supported' needs at least moderate certainty"),
+    ("ss", "high", "2 direct studies support it"),
+    ("c", "low", "1 direct study contradicts it"),
+    ("cc", "low", "2 direct studies contradict it"),
+    ("m", "low", "1 direct study is mixed"),
+    ("mm", "low", "2 direct studies are mixed"),
+    ("scm", "low", "1 direct study supports it; 1 direct study contradicts it; 1 direct study is mixed"),
+    ("sm", "low", "1 direct study supports it; 1 direct study is mixed"),
+    ("sc", "high", "1 direct study supports it; 1 direct study contradicts it"),
+])
+def test_the_verdict_rule_gives_its_reason_in_words(stances: str, certainty: str, reason: str) -> None:
+    word = {"s": "supports", "c": "contradicts", "m": "mixed"}
+    c = claim([item(f"t{i}", word[x]) for i, x in enumerate(stances)], certainty=certainty)
+    rule = grade.verdict_rule(c)
+    assert rule.reason == reason
+    assert sum(rule.direct.values()) == len(stances) and sum(rule.indirect.values()) == 0
+
+
+def test_an_untested_claim_says_whether_indirect_studies_exist() -> None:
+    assert grade.verdict_rule(claim([])).reason == "no direct study tested the claim"
+    rule = grade.verdict_rule(claim([item("o1", direct=False)]))
+    assert rule.reason == ("no direct study tested the claim (indirect studies inform the text but cannot decide "
+                           "the verdict)") and rule.indirect["supports"] == 1
+
+
+def test_grade_records_where_it_starts_and_how_many_took_part() -> None:
+    c = claim([item("t1", n=12), item("t2", n=30)])
+    got = grade.compute(c.outcomes[0], c.body_of("o"), {"t1": "rct", "t2": "rct"})
+    assert (got.outcome, got.start, got.studies, got.participants) == (
+        "o", grade.Start("high", "randomised trials"), 2, 42)
+    c = claim([item("t1", n=12), item("o1", n=None)])
+    got = grade.compute(c.outcomes[0], c.body_of("o"), {"t1": "rct"})  # o1's design unknown: not randomised
+    assert got.start == grade.Start("low", "not all studies are randomised trials") and got.participants is None
+    m = claim([item("c1")], kind="measurement").outcomes[0]
+    assert grade.start(m, [item("c1")], {}) == grade.Start(
+        "high", "a measurement against its reference standard: dissection, imaging or mechanical testing")
