@@ -355,3 +355,72 @@ def test_grade_records_where_it_starts_and_how_many_took_part() -> None:
     m = claim([item("c1")], kind="measurement").outcomes[0]
     assert grade.start(m, [item("c1")], {}) == grade.Start(
         "high", "a measurement against its reference standard: dissection, imaging or mechanical testing")
+
+
+def _judged(**risk: str) -> dict[str, rob.Judgement]:
+    text = "".join(f"{k}:\n  tool: note\n  reason: r\n  items: {{sample: {v}, measurement: {v}, analysis: {v}}}\n"
+                   for k, v in risk.items())
+    judged, errs = rob.parse(text, "rob.yaml", BIB.entries)
+    assert errs == []
+    return judged
+
+
+def _located(diags: list, code: str) -> list[tuple[str, int, int]]:  # type: ignore[type-arg]
+    return [(d.path, d.line, d.col) for d in diags if d.code == code]
+
+
+def test_a_body_all_at_high_risk_of_bias_not_rated_down_is_pointed_out() -> None:
+    c = claim([item("t1"), item("t2")], certainty="high")
+    c.outcomes[0].lines = {"risk-of-bias": 6}
+    diags = check_appraisal(c, BIB, _judged(t1="high", t2="high"), {})
+    assert _located(diags, "grade-hint") == [("docs/claims/x.md", 6, 1)]
+    assert "outcome 'o': every study is at high risk of bias, yet risk of bias is not rated down." in [
+        d.message for d in diags if d.code == "grade-hint"]
+    c.outcomes[0].lines = {}
+    assert _located(check_appraisal(c, BIB, _judged(t1="high", t2="high"), {}), "grade-hint") == [
+        ("docs/claims/x.md", 3, 1)]
+    assert _located(check_appraisal(c, BIB, _judged(t1="high", t2="low"), {}), "grade-hint") == []  # not all high
+    assert _located(check_appraisal(c, BIB, _judged(t1="high"), {}), "grade-hint") == []  # t2 not judged yet
+    c.outcomes[0].grade["risk-of-bias"] = Rating(-1, "All unblinded.")
+    c.outcomes[0].certainty = c.certainty = "moderate"
+    assert _located(check_appraisal(c, BIB, _judged(t1="high", t2="high"), {}), "grade-hint") == []
+    c.evidence = []
+    assert _located(check_appraisal(c, BIB, {}, {}), "grade-hint") == []
+
+
+def test_a_body_all_indirect_not_rated_down_is_pointed_out() -> None:
+    c = claim([item("t1", direct=False), item("t2", direct=False)], certainty="high", verdict="untested")
+    c.outcomes[0].lines = {"indirectness": 8}
+    diags = check_appraisal(c, BIB, _judged(t1="low", t2="low"), {})
+    assert _located(diags, "grade-hint") == [("docs/claims/x.md", 8, 1)]
+    assert [d.message for d in diags if d.code == "grade-hint"] == [
+        "outcome 'o': every study is indirect, yet indirectness is not rated down."]
+    c.evidence[1] = item("t2")  # one direct study: no hint
+    assert _located(check_appraisal(c, BIB, _judged(t1="low", t2="low"), {}), "grade-hint") == []
+    c.evidence[1] = item("t2", direct=False)
+    c.outcomes[0].grade["indirectness"] = Rating(-1, "Healthy people.")
+    assert _located(check_appraisal(c, BIB, _judged(t1="low", t2="low"), {}), "grade-hint") == []
+
+
+def test_appraisal_diagnostics_are_located_and_say_what_to_do() -> None:
+    from evidencekb.claims import Effect
+
+    judged, _ = rob.parse("sr:\n  tool: not-appraised\n  reason: r\n  includes: [t1]\n", "rob.yaml", BIB.entries)
+    c = claim([item("sr"), item("t1"), item("t2")], certainty="low", verdict="supported")
+    c.evidence[1].line, c.evidence[2].line = 12, 15
+    c.evidence[2].effects.append(Effect("mean-difference", -5, (-9, -1), "mm", 20, "", "", "vas", 17))
+    diags = check_appraisal(c, BIB, judged, {})
+    assert _located(diags, "grade-double-count") == [("docs/claims/x.md", 7, 1)]  # at the review
+    assert _located(diags, "rob-missing") == [("docs/claims/x.md", 12, 1), ("docs/claims/x.md", 15, 1)]
+    assert _located(diags, "effect-unknown-scale") == [("docs/claims/x.md", 17, 1)]
+    assert _located(diags, "verdict-not-allowed") == [("docs/claims/x.md", 2, 1)]
+    msg = {d.code: d.message for d in diags}
+    assert msg["grade-double-count"].endswith("count the study once (mark one of them context).")
+    assert "'t2' counts for outcome 'o' but has no risk-of-bias judgement; add one to the risk-of-bias file." in [
+        d.message for d in diags if d.code == "rob-missing"]
+    assert msg["effect-unknown-scale"].endswith("does not define (it is empty).")
+    assert "allowed: partly-supported. Change the verdict or the evidence, or give an 'override' reason." in \
+        msg["verdict-not-allowed"]
+    c.certainty = "high"
+    (d,) = [d for d in check_appraisal(c, BIB, judged, {}) if d.code == "grade-mismatch" and d.line == 3]
+    assert (d.path, d.col) == ("docs/claims/x.md", 1) and d.message.endswith("critical outcomes.")
