@@ -15,6 +15,10 @@ CASES = [
     pytest.param("[@a; @b]", [("a", "", "", "", "", False), ("b", "", "", "", "", False)], False, id="multiple"),
     pytest.param("[see @key, p. 12]", [("key", "see", "page", "12", "", False)], False, id="prefix-locator"),
     pytest.param("[@key, pp. 3-5]", [("key", "", "page", "3-5", "", False)], False, id="page-range"),
+    pytest.param("[@key, pp. 33-35, 38-39]", [("key", "", "page", "33-35, 38-39", "", False)], False,
+                 id="page-list"),
+    pytest.param("[cf. @key, pp. 33-35, 38-39 and passim]", [("key", "cf.", "page", "33-35, 38-39", "and passim", False)],
+                 False, id="page-list-and-suffix"),
     pytest.param("[@key p. 12]", [("key", "", "page", "12", "", False)], False, id="locator-no-comma"),
     pytest.param("[@key, 33]", [("key", "", "page", "33", "", False)], False, id="bare-number-is-page"),
     pytest.param("[@key, chap. 3]", [("key", "", "chapter", "3", "", False)], False, id="chapter"),
@@ -69,8 +73,22 @@ def test_positions_are_one_based_line_and_column() -> None:
     assert got == [(3, 8, ["b"]), (3, 17, ["c"])]
 
 
-def _pandoc_cites(text: str) -> list[list[tuple[str, str]]]:
-    """pandoc's reading of the text: per citation cluster, (key, mode) pairs."""
+def _text(node: object) -> str:
+    """pandoc inlines (any nesting: emphasis, quotes, spans) as plain text."""
+    if isinstance(node, list):
+        return "".join(_text(x) for x in node)
+    if isinstance(node, dict):
+        if node.get("t") == "Str":
+            return str(node["c"])
+        if node.get("t") in ("Space", "SoftBreak"):
+            return " "
+        return _text(node.get("c", []))
+    return ""
+
+
+def _pandoc_cites(text: str) -> list[list[tuple[str, str, str, str]]]:
+    """pandoc's reading of the text: per citation cluster, (key, mode, prefix, suffix) of each
+    item, the suffix as pandoc keeps it (its locator not yet split off)."""
     import json
     import subprocess
 
@@ -78,12 +96,13 @@ def _pandoc_cites(text: str) -> list[list[tuple[str, str]]]:
 
     ast = json.loads(subprocess.run([pandoc(), "-f", "markdown", "-t", "json"], input=text, capture_output=True,
                                     text=True, check=True).stdout)
-    out: list[list[tuple[str, str]]] = []
+    out: list[list[tuple[str, str, str, str]]] = []
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
             if node.get("t") == "Cite":
-                out.append([(c["citationId"], c["citationMode"]["t"]) for c in node["c"][0]])
+                out.append([(c["citationId"], c["citationMode"]["t"], _text(c["citationPrefix"]).strip(),
+                             _text(c["citationSuffix"]).strip()) for c in node["c"][0]])
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -92,6 +111,16 @@ def _pandoc_cites(text: str) -> list[list[tuple[str, str]]]:
 
     walk(ast["blocks"])
     return out
+
+
+def _split_suffix(suffix: str, locator: str) -> str:
+    """What is left of pandoc's suffix once our locator (with its label word) is taken off."""
+    rest = suffix.lstrip(", ").strip("[]")
+    if locator:
+        at = rest.find(locator)
+        assert at >= 0 and not any(ch.isdigit() for ch in rest[:at]), (suffix, locator)
+        rest = rest[at + len(locator):]
+    return rest.lstrip(", ").strip()
 
 
 #: Deliberate departures: pandoc's Markdown has no bare-URL links and reads "[@key]:" as a
@@ -106,9 +135,15 @@ def test_agrees_with_pandoc(text: str) -> None:
     from conftest import need, pandoc
 
     need(pandoc() is not None, "pandoc (pypandoc-binary) is not installed")
+    theirs = _pandoc_cites(text)
     ours = [[(i.key, "SuppressAuthor" if i.suppress_author else ("AuthorInText" if c.narrative else "NormalCitation"))
              for i in c.items] for c in scan(text)]
-    assert ours == _pandoc_cites(text)
+    assert ours == [[(key, mode) for key, mode, _, _ in cluster] for cluster in theirs]
+    # the same prefix, and pandoc's suffix is our locator (after its label word) then our suffix
+    for cluster, their_cluster in zip(scan(text), theirs):
+        for item, (_, _, prefix, suffix) in zip(cluster.items, their_cluster):
+            assert item.prefix == prefix
+            assert item.suffix == _split_suffix(suffix, item.locator)
 
 
 @settings(max_examples=400, deadline=None)
