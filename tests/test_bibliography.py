@@ -37,6 +37,8 @@ def codes(bib) -> list[tuple[str, int, str]]:  # type: ignore[no-untyped-def]
                      id="duplicate-key-in-file"),
         pytest.param("@article{d, author={A, B}, author={C, D}, title={T}, journal={J}, year={2020}, doi={10.5555/d}}",
                      [("x.bib", 1, "bib-duplicate-field")], id="duplicate-field"),
+        pytest.param("@article{d, author={A, B}, title={T}, journal={J},\n  year={2020}, doi={10.5555/d},\n  Year={2021}}",
+                     [("x.bib", 3, "bib-duplicate-field")], id="duplicate-field-in-another-case"),
         pytest.param("@article{y, author={A, B}, title={T}, journal={J}, year={20x0}, doi={10.5555/y}}",
                      [("x.bib", 1, "bib-bad-year")], id="bad-year"),
         pytest.param("@article{i, author={A, B}, title={T}, journal={J}, year={2000},\n  doi={https://doi.org/10.5555/i},\n  pmid={PM1}}",

@@ -172,7 +172,8 @@ def test_evidence_quote_must_be_in_abstract() -> None:
     assert claim is not None and check_evidence_quotes([claim], BIB) == []
     claim.evidence[0].quote = "changed ITB stiffness"
     (d,) = check_evidence_quotes([claim], BIB)
-    assert d.code == "evidence-misquote" and d.line == 25
+    quote_line = GOOD.splitlines().index('    quote: "did not change ITB stiffness"') + 1
+    assert d.code == "evidence-misquote" and d.line == quote_line  # at the quote, not the item's first line
 
 
 @pytest.mark.parametrize(

@@ -673,11 +673,9 @@ class _Loader:
         for block in lib.blocks:
             line = line0 + (block.start_line or 0) + 1
             if isinstance(block, model.DuplicateFieldKeyBlock):
-                dup = block.ignore_error_block
-                self.bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-field",
-                                                 f"entry '{getattr(dup, 'key', '?')}' names a field twice: {block.error}"))
-                if isinstance(dup, model.Entry):
-                    yield from self._entry(dup, display, line0)
+                # _entry reports each field named twice (in any case), at the line naming it again.
+                if isinstance(block.ignore_error_block, model.Entry):
+                    yield from self._entry(block.ignore_error_block, display, line0)
             elif isinstance(block, model.DuplicateBlockKeyBlock):
                 if isinstance(block.ignore_error_block, model.Entry):
                     yield from self._entry(block.ignore_error_block, display, line0)
@@ -704,6 +702,11 @@ class _Loader:
                 bib.diagnostics.append(diag(display, fline, 1, "bib-syntax",
                                             f"field '{name}' of '{block.key}' runs into field '{swallowed.group(1)}': "
                                             f"is a comma missing before '{swallowed.group(1)}'?"))
+            if name in fields:
+                lines = f"lines {field_lines[name]} and {fline}" if field_lines[name] != fline else f"line {fline}"
+                bib.diagnostics.append(diag(display, fline, 1, "bib-duplicate-field",
+                                            f"entry '{block.key}' names '{name}' twice ({lines}); the last value is "
+                                            "used. Keep one of them."))
             fields[name] = value
             field_lines[name] = fline
         if not KEY.match(block.key):

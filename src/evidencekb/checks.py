@@ -52,12 +52,12 @@ def check_evidence_quotes(claims: Iterable[Claim], bib: Bibliography) -> list[Di
                 continue
             abstract = entry.text("abstract")
             if not abstract:
-                out.append(diag(c.path, e.line, 1, "evidence-misquote",
+                out.append(diag(c.path, e.quote_line or e.line, 1, "evidence-misquote",
                                 f"evidence quote for '{e.ref}' cannot be checked: the entry has no abstract field "
                                 f"({entry.path}:{entry.line}); add the abstract or drop the quote."))
             elif quotes.find(e.quote, abstract) is None:
                 near = quotes.closest(e.quote, abstract)
-                out.append(diag(c.path, e.line, 1, "evidence-misquote",
+                out.append(diag(c.path, e.quote_line or e.line, 1, "evidence-misquote",
                                 f"evidence quote is not verbatim in the abstract of '{e.ref}'. "
                                 f"Closest passage: \"{near[:300]}\""))
     return out

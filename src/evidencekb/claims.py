@@ -189,6 +189,7 @@ class EvidenceItem:
     participants: str = ""
     directness: Directness = field(default_factory=Directness)
     effects: list[Effect] = field(default_factory=list)
+    quote_line: int = 0  # the line of its quote (misquotes are reported there)
 
     @property
     def counted(self) -> bool:
@@ -341,6 +342,7 @@ def _evidence(rec: Rec, c: Claim, known_refs: Mapping[str, object] | None) -> li
         item = EvidenceItem(ref, e.enum("stance", STANCES, "context"), e.enum("population", POPULATIONS),
                             e.whole("n"), e.text("finding"), e.text("quote", optional=True), e.line,
                             e.text("outcome", optional=True), e.text("participants", optional=True))
+        item.quote_line = e.at("quote") if item.quote else 0
         if item.counted and "outcome" not in e:
             rec.probs.add(e.line, f"evidence item for '{ref}' needs 'outcome', the id of one of the claim's "
                           f"outcomes ({', '.join(ids) or 'none defined'}).")
