@@ -277,3 +277,39 @@ def test_claim_review_is_schema_org_structured_data() -> None:
     assert RATING["supported"] == 5 and min(RATING.values()) == 1
     blank = claim_review(claim, url="u", article_url="a", site_name="S", verdict_label="V", article_meta={})
     assert blank["itemReviewed"]["author"]["name"] == "" and blank["itemReviewed"]["appearance"]["headline"] == ""
+
+
+def test_article_text_is_the_prose_without_markup() -> None:
+    from evidencekb.checks import article_text
+
+    page = ("---\ntitle: T\n---\n<!-- a note\nover lines -->\n# The title\n\n**By A. Writer**\n  _May 2024_  \n\n"
+            "## Part\nA \\*starred\\* word, 50\\% \\[sic\\] and \\#1.\n")
+    assert article_text(page) == "\nThe title\n\nBy A. Writer\nMay 2024\n\nPart\nA *starred* word, 50\\% [sic] and #1.\n"
+
+
+def test_a_misquote_message_is_located_and_suggests_at_most_300_characters() -> None:
+    claim, _ = parse_claim(GOOD, "docs/claims/x.md", "x", BIB.entries)
+    assert claim is not None
+    claim.quote = "x" * 10
+    (d,) = check_claim_quotes([claim], "y" * 500, "docs/article.md")
+    assert (d.path, d.line, d.col) == ("docs/claims/x.md", 3, 1)
+    assert d.message == ("quote is not verbatim in docs/article.md. No passage of it comes close: copy the quote "
+                         "from the text itself.")
+    claim.quote = " ".join(["word"] * 80)
+    (d,) = check_claim_quotes([claim], " ".join(["ward"] * 80), "docs/article.md")
+    assert d.message.endswith('"' + " ".join(["ward"] * 80)[:300] + '"')
+
+
+def test_an_evidence_quote_needs_an_abstract_to_be_checked_against() -> None:
+    lib = load_text([("r.bib", "@article{sr, author={A, B}, title={T}, journal={J}, year={2020}, doi={10.5555/1}, "
+                               "design={systematic-review}}")])
+    claim, _ = parse_claim(GOOD, "docs/claims/x.md", "x", lib.entries)
+    assert claim is not None
+    (d,) = check_evidence_quotes([claim], lib)
+    assert (d.path, d.line, d.col, d.code) == ("docs/claims/x.md", claim.evidence[0].quote_line, 1, "evidence-misquote")
+    assert d.message == ("evidence quote for 'sr' cannot be checked: the entry has no abstract field (r.bib:1); add the "
+                         "abstract or drop the quote.")
+    claim.evidence[0].quote = ""  # nothing to check
+    assert check_evidence_quotes([claim], lib) == []
+    claim.evidence[0].quote, claim.evidence[0].ref = "anything", "unknown"  # an unknown key is reported elsewhere
+    assert check_evidence_quotes([claim], lib) == []

@@ -27,19 +27,26 @@ def article_text(markdown: str) -> str:
     """The article's prose from its Markdown page: no front matter, headings or markup."""
     _, body, _ = split_front_matter(markdown)
     body = re.sub(r"<!--.*?-->", "", body, flags=re.S)
-    body = re.sub(r"^#{1,6}\s*", "", body, flags=re.M)
-    body = re.sub(r"^\s*[*_]{1,2}(.*?)[*_]{1,2}\s*$", r"\1", body, flags=re.M)
+    body = re.sub(r"^#{1,6}[ \t]*", "", body, flags=re.M)  # (not \s: the lines between paragraphs stay)
+    body = re.sub(r"^[ \t]*[*_]{1,2}(.*?)[*_]{1,2}[ \t]*$", r"\1", body, flags=re.M)
     body = re.sub(r"\\([\\`*_{}\[\]()#+\-.!'\"])", r"\1", body)
     return body
+
+
+def _nearest(quote: str, text: str) -> str:
+    """The did-you-mean part of a misquote message (at most 300 characters of the passage)."""
+    near = quotes.closest(quote, text)
+    if not near:
+        return "No passage of it comes close: copy the quote from the text itself."
+    return f"Closest passage: \"{near[:300]}\""
 
 
 def check_claim_quotes(claims: Iterable[Claim], article: str, article_path: str) -> list[Diagnostic]:
     out = []
     for c in claims:
         if c.quote and quotes.find(c.quote, article) is None:
-            near = quotes.closest(c.quote, article)
             out.append(diag(c.path, c.line("quote"), 1, "claim-misquote",
-                            f"quote is not verbatim in {article_path}. Closest passage: \"{near[:300]}\""))
+                            f"quote is not verbatim in {article_path}. {_nearest(c.quote, article)}"))
     return out
 
 
@@ -56,10 +63,9 @@ def check_evidence_quotes(claims: Iterable[Claim], bib: Bibliography) -> list[Di
                                 f"evidence quote for '{e.ref}' cannot be checked: the entry has no abstract field "
                                 f"({entry.path}:{entry.line}); add the abstract or drop the quote."))
             elif quotes.find(e.quote, abstract) is None:
-                near = quotes.closest(e.quote, abstract)
                 out.append(diag(c.path, e.quote_line or e.line, 1, "evidence-misquote",
                                 f"evidence quote is not verbatim in the abstract of '{e.ref}'. "
-                                f"Closest passage: \"{near[:300]}\""))
+                                + _nearest(e.quote, abstract)))
     return out
 
 
