@@ -252,6 +252,9 @@ def test_cite_this_page_entry_is_an_online_reference_with_escaped_words() -> Non
                         "title": r"Rolling \& 50\% of \textbraceleft{}runners\textbraceright{}",
                         "url": "https://x.example/claims/foam-it/", "year": "2026", "month": "3",
                         "urldate": "2026-03-09", "note": "Evidence review of a claim"}
+    assert (e.path, e.line) == ("", 0)  # made by the site, from no file
+    claim.reviewed = "2026"  # a year alone: no month
+    assert "month" not in page_entry(claim, "S", "u").fields
 
 
 def test_claim_review_is_schema_org_structured_data() -> None:
@@ -277,6 +280,7 @@ def test_claim_review_is_schema_org_structured_data() -> None:
     assert RATING["supported"] == 5 and min(RATING.values()) == 1
     blank = claim_review(claim, url="u", article_url="a", site_name="S", verdict_label="V", article_meta={})
     assert blank["itemReviewed"]["author"]["name"] == "" and blank["itemReviewed"]["appearance"]["headline"] == ""
+    assert blank["itemReviewed"]["datePublished"] == ""
 
 
 def test_article_text_is_the_prose_without_markup() -> None:

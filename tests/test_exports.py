@@ -61,3 +61,17 @@ def test_bibtex_export_writes_inherited_fields_in_and_drops_the_parent_link() ->
     child, own = out.split("@article")
     assert "booktitle = {The Book}" in child and "year = {2001}" in child and "crossref" not in child
     assert "xdata = {none}" in own  # not inherited (no such parent): kept as written
+
+
+def test_ris_tags_a_book_chapter_container_as_secondary_title_and_a_single_name_as_is() -> None:
+    lib = load_text([("c.bib", "@incollection{ch, author={Plato}, title={On bands}, booktitle={Collected Works}, "
+                               "publisher={P}, year={2001}, pages={5--9}}")])
+    assert to_ris(lib.entries.values()).split("\n")[:7] == [
+        "TY  - CHAP", "AU  - Plato", "TI  - On bands", "T2  - Collected works", "PY  - 2001", "PB  - P", "SP  - 5"]
+
+
+def test_bibtex_export_drops_an_xdata_link_once_its_fields_are_written_in() -> None:
+    lib = load_text([("x.bib", "@xdata{pub, publisher={Human Kinetics}, location={Champaign}}\n"
+                               "@book{b, author={A, B}, title={T}, year={2003}, xdata={pub}}\n")])
+    out = to_bibtex([lib.entries["b"]])
+    assert "publisher = {Human Kinetics}" in out and "xdata" not in out
