@@ -30,6 +30,19 @@ CASES = [
     pytest.param("see @a.b:c/d-e_f.", [("a.b:c/d-e_f", "", "", "", "", False)], True, id="internal-punctuation"),
     pytest.param("end of @key.", [("key", "", "", "", "", False)], True, id="trailing-punctuation"),
     pytest.param("@{braced.key.} here", [("braced.key.", "", "", "", "", False)], True, id="braced-key"),
+    # locators as pandoc 3 reads them: dotted and colon units, roman numerals, dash ranges and
+    # comma lists; "and", "&", a spaced dash or closing punctuation end the locator
+    pytest.param("[@key, sec. 2.3a]", [("key", "", "section", "2.3a", "", False)], False, id="dotted-locator"),
+    pytest.param("[@key, p. 12:4]", [("key", "", "page", "12:4", "", False)], False, id="colon-locator"),
+    pytest.param("[@key, pp. x-xii and 4]", [("key", "", "page", "x-xii", "and 4", False)], False, id="roman-range"),
+    pytest.param("[@key, pp. 3 & 5]", [("key", "", "page", "3", "& 5", False)], False, id="ampersand-ends"),
+    pytest.param("[@key, pp. 3 - 5]", [("key", "", "page", "3", "- 5", False)], False, id="spaced-dash-ends"),
+    pytest.param("[@key, p. 3,5]", [("key", "", "page", "3,5", "", False)], False, id="comma-list-no-space"),
+    pytest.param("[@key, p. 33.]", [("key", "", "page", "33", ".", False)], False, id="full-stop-after"),
+    pytest.param("[@key, vol. 2, p. 3]", [("key", "", "volume", "2", "p. 3", False)], False, id="second-label-is-suffix"),
+    pytest.param("[@key, xyz. 3]", [("key", "", "", "", "xyz. 3", False)], False, id="unknown-term-is-suffix"),
+    pytest.param("[@key, and passim]", [("key", "", "", "", "and passim", False)], False, id="comma-suffix"),
+    pytest.param("@key [33]", [("key", "", "page", "33", "", False)], True, id="narrative-bare-number"),
     pytest.param("[see @a ch. 2; also @b]", [("a", "see", "chapter", "2", "", False), ("b", "also", "", "", "", False)],
                  False, id="prefixes-in-cluster"),
 ]
@@ -78,8 +91,8 @@ def _text(node: object) -> str:
     if isinstance(node, list):
         return "".join(_text(x) for x in node)
     if isinstance(node, dict):
-        if node.get("t") == "Str":
-            return str(node["c"])
+        if node.get("t") == "Str":  # (pandoc's Markdown reader ties "p. 3" with a no-break space)
+            return str(node["c"]).replace("\u00a0", " ")
         if node.get("t") in ("Space", "SoftBreak"):
             return " "
         return _text(node.get("c", []))

@@ -209,3 +209,12 @@ def test_author_short_names_one_two_or_the_first_et_al_else_the_title() -> None:
         assert author_short(e["ed"], False, f) == "Noakes"
         assert author_short(e["anon"], False, f) == "The IT band"
         assert author_short(e["bare"], False, f) == "bare"
+
+
+def test_a_suffix_that_closes_with_punctuation_follows_without_a_separator() -> None:
+    def visible(html: str) -> str:
+        return re.sub(r"<[^>]+>", "", html.split("<section", 1)[0]).strip()
+
+    assert visible(render("[@alpha2020, p. 33.] [@zed2019, p. 4, emphasis added]")[0]) == "1(p33). 2(p4) emphasis added"
+    assert visible(render("[@alpha2020, p. 33!] [@zed2019, p. 4, emphasis added]", "apa")[0]) == (
+        "(Alpha et al., 2020, p. 33!) (Zed, 2019, p. 4, emphasis added)")

@@ -40,9 +40,14 @@ _LOCATOR_TERMS = {
     "vv": "verse", "volume": "volume", "vol": "volume", "vols": "volume", "§": "section",
     "§§": "section", "¶": "paragraph", "¶¶": "paragraph",
 }
+# A locator as pandoc reads one: units that hold a digit ("33", "2.3a", "12:4", "A3") or are
+# roman numerals ("xii"), joined into ranges by a dash with no space around it and into lists
+# by commas; a trailing full stop, a spaced dash, "and" or "&" end it (measured with pandoc 3).
+_UNIT = r"(?:\w*\d\w*(?:[.:]\w+)*|(?:[ivxlcdm]+|[IVXLCDM]+)(?![\w]))"
+_RANGE = rf"{_UNIT}(?:[-–—]{_UNIT})*"
 _LOCATOR = re.compile(
     r"^(?P<term>[A-Za-z]+\.?|§§?|¶¶?)?\s*"
-    r"(?P<value>[\dA-Za-z]*\d[\w]*(?:\s*(?:[-–—,&]|and)\s*[\dA-Za-z]*\d[\w]*)*)"
+    rf"(?P<value>{_RANGE}(?:\s*,\s*{_RANGE})*)"
     r"(?P<rest>.*)$",
     re.S,
 )

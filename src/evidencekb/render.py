@@ -57,6 +57,14 @@ def author_short(entry: Entry, narrative: bool, formatter: Formatter | None = No
     return _short(names, narrative) if names else str(to_plain_csl(entry).get("title", entry.key))
 
 
+def _suffix(sep: str, suffix: str) -> str:
+    """A citation's suffix after its separator; one that starts with a closing mark ("." or "!",
+    left after a locator) follows without one, as pandoc prints it."""
+    if not suffix:
+        return ""
+    return suffix if suffix[0] in ".!?;:)" else sep + suffix
+
+
 def _short(names: tuple[str, ...], narrative: bool) -> str:
     if len(names) == 1:
         return names[0]
@@ -183,7 +191,7 @@ def render_cluster(
                 loc = _locator(i, style.superscript)
                 text = str(n) + (loc if style.superscript or not loc else f", {loc}")
                 pre = html.escape(i.prefix + " ") if i.prefix else ""
-                suf = html.escape(" " + i.suffix) if i.suffix else ""
+                suf = html.escape(_suffix(" ", i.suffix))
                 pieces.append(pre + link(i, text) + suf)
         body = style.delimiter.join(pieces)
         if cluster.narrative:
@@ -202,8 +210,7 @@ def render_cluster(
             year = html.escape(card.year or "n.d.")
             loc = _locator(i, False)
             tail = year + (f", {html.escape(loc)}" if loc else "")
-            if i.suffix:
-                tail += ", " + html.escape(i.suffix)
+            tail += html.escape(_suffix(", ", i.suffix))
             name = html.escape(card.short(narrative=cluster.narrative))
             if cluster.narrative:
                 pieces.append(f"{name} ({link(i, tail)})")
