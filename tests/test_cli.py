@@ -281,3 +281,80 @@ def test_a_lock_held_by_a_dead_process_is_stale() -> None:
     assert not _alive(int(child.stdout))  # exited and reaped
     if os.geteuid() != 0:  # another user's process: alive, though we may not signal it
         assert _alive(1)
+
+
+def test_write_atomic_keeps_links_modes_and_hard_links_in_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from evidencekb.bibfmt import write_atomic
+
+    real = tmp_path / "real.bib"
+    real.write_text("old\n", encoding="utf-8")
+    real.chmod(0o640)
+    link = tmp_path / "link.bib"
+    link.symlink_to(real)
+    hard = tmp_path / "hard.bib"
+    os.link(real, hard)
+    write_atomic(link, "new\r\nline é\n")
+    assert link.is_symlink() and os.readlink(link) == str(real)  # the link stays a link
+    assert real.read_bytes() == "new\r\nline é\n".encode()  # the text as given, in UTF-8
+    assert (real.stat().st_mode & 0o777) == 0o640
+    assert os.path.samefile(real, hard) and hard.read_text(encoding="utf-8") == real.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.bib", "link.bib", "real.bib"]  # no temporary left
+    alone = tmp_path / "alone.bib"
+    alone.write_text("a", encoding="utf-8")
+    alone.chmod(0o604)
+    inode = alone.stat().st_ino
+    write_atomic(alone, "b")
+    assert alone.read_text(encoding="utf-8") == "b" and (alone.stat().st_mode & 0o777) == 0o604
+    assert alone.stat().st_ino != inode  # replaced as one step, not rewritten in place
+    fresh = tmp_path / "new.bib"
+    write_atomic(fresh, "c")
+    assert fresh.read_text(encoding="utf-8") == "c"
+
+
+def test_write_atomic_refuses_folders_and_read_only_files_and_cleans_up_on_error(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    import pytest
+
+    from evidencekb import bibfmt
+
+    with pytest.raises(bibfmt.WriteError, match="is a folder"):
+        bibfmt.write_atomic(tmp_path, "x")
+    ro = tmp_path / "ro.bib"
+    ro.write_text("keep", encoding="utf-8")
+    ro.chmod(0o444)
+    with pytest.raises(bibfmt.WriteError, match="read-only"):
+        bibfmt.write_atomic(ro, "x")
+    assert ro.read_text(encoding="utf-8") == "keep"
+    ok = tmp_path / "ok.bib"
+    ok.write_text("keep", encoding="utf-8")
+
+    def fail(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        bibfmt.write_atomic(ok, "new")
+    assert ok.read_text(encoding="utf-8") == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.bib", "ro.bib"]  # its temporary file removed
+
+
+def test_only_temporary_files_of_dead_runs_are_removed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from evidencekb.bibfmt import _TMP_TAG, write_atomic
+
+    target = tmp_path / "lib.bib"
+    target.write_text("x", encoding="utf-8")
+    mine = tmp_path / f".lib.bib{_TMP_TAG}{os.getpid()}-abc.tmp"  # this process's own: kept
+    live = tmp_path / f".lib.bib{_TMP_TAG}1-abc.tmp"  # a live process's (pid 1): kept
+    dead = tmp_path / f".lib.bib{_TMP_TAG}999999999-abc.tmp"
+    odd = tmp_path / f".lib.bib{_TMP_TAG}notapid.tmp"  # not ours to judge: kept
+    other = tmp_path / f".other.bib{_TMP_TAG}999999999-abc.tmp"  # another file's: kept
+    for p in (mine, live, dead, odd, other):
+        p.write_text("half", encoding="utf-8")
+    write_atomic(target, "y")
+    assert target.read_text(encoding="utf-8") == "y"
+    assert [p.exists() for p in (mine, live, dead, odd, other)] == [True, True, False, True, True]

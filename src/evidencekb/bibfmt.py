@@ -212,7 +212,7 @@ def write_atomic(path: Path, text: str) -> None:
                 with contextlib.suppress(OSError):
                     os.chown(tmp, st.st_uid, st.st_gid)
         if st is not None and st.st_nlink > 1:
-            with open(target, "w", encoding="utf-8", newline="\n") as out, open(tmp, encoding="utf-8") as src:
+            with open(target, "wb") as out, open(tmp, "rb") as src:  # bytes: line endings as written
                 out.write(src.read())
             os.unlink(tmp)
         else:
