@@ -358,3 +358,27 @@ def test_only_temporary_files_of_dead_runs_are_removed(tmp_path) -> None:  # typ
     write_atomic(target, "y")
     assert target.read_text(encoding="utf-8") == "y"
     assert [p.exists() for p in (mine, live, dead, odd, other)] == [True, True, False, True, True]
+
+
+@pytest.mark.parametrize(("name", "raw", "fix", "out"), [
+    ("title", '"A {B} C"', False, "{A {B} C}"),  # quotes become braces
+    ("title", r'"A \"b\" c"', False, r'{A \"b\" c}'),
+    ("title", '"A "b" c"', False, '"A "b" c"'),  # an unescaped quote inside: left as written
+    ("note", "{a}b{c}", False, "{a}b{c}"),  # braces that do not enclose the value: left as written
+    ("note", r"{50\% \{x\}}", False, r"{50\% \{x\}}"),
+    ("note", r"{\}a\{}", False, r"{\}a\{}"),
+    ("year", "2020", False, "{2020}"),  # a bare number is braced
+    ("journal", "jt", False, "jt"),  # a macro is kept
+    ("journal", 'jt # " x"', False, 'jt # " x"'),  # so is a concatenation
+    ("title", "{A\n   B\n\n C}", False, "{A B\n\nC}"),  # lines joined, paragraphs kept
+    ("abstract", "{  L1\n  L2  }", False, "{L1\n  L2}"),  # an abstract keeps its lines
+    ("pages", "{1-2}", False, "{1--2}"),
+    ("pages", "{1--2}", False, "{1--2}"),
+    ("doi", "{https://doi.org/10.1/x}", False, "{https://doi.org/10.1/x}"),  # fixed only under --fix
+    ("doi", "{https://dx.doi.org/10.1/x}", True, "{10.1/x}"),
+    ("doi", "{doi: 10.1/x}", True, "{10.1/x}"),
+    ("doi", "{10.1/x}", True, "{10.1/x}"),
+])
+def test_fmt_writes_each_value_braced_without_changing_what_it_says(name: str, raw: str, fix: bool, out: str) -> None:
+    formatted = format_text(f"@misc{{k, {name} = {raw}}}\n", fix=fix)
+    assert formatted == f"@misc{{k,\n  {name} = {out},\n}}\n"
