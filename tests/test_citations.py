@@ -43,6 +43,8 @@ CASES = [
     pytest.param("[@key, xyz. 3]", [("key", "", "", "", "xyz. 3", False)], False, id="unknown-term-is-suffix"),
     pytest.param("[@key, and passim]", [("key", "", "", "", "and passim", False)], False, id="comma-suffix"),
     pytest.param("@key [33]", [("key", "", "page", "33", "", False)], True, id="narrative-bare-number"),
+    pytest.param("As said -@key [p. 3] here.", [("key", "", "page", "3", "", True)], False, id="suppressed-in-text"),
+    pytest.param("@key [and more] says", [("key", "", "", "", "and more", False)], True, id="narrative-suffix"),
     pytest.param("[see @a ch. 2; also @b]", [("a", "see", "chapter", "2", "", False), ("b", "also", "", "", "", False)],
                  False, id="prefixes-in-cluster"),
 ]
@@ -178,3 +180,27 @@ def test_citations_in_footnotes_are_found_and_located() -> None:
     found = [(c.line, c.col, c.keys) for c in scan(text)]
     assert found == [(3, 11, ["missing"]), (3, 26, ["other"]), (5, 10, ["third"])]  # not the code after it
     assert scan("\n    [@code]\n") == []
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    pytest.param("```\n[@a]\n```\n[@out]", ["out"], id="fence"),
+    pytest.param("````\n[@a]\n```\n[@b]\n````\n[@out]", ["out"], id="a-shorter-fence-does-not-close"),
+    pytest.param("```\n[@a]\n~~~\n[@b]\n```\n[@out]", ["out"], id="another-fence-char-does-not-close"),
+    pytest.param("~~~\n[@a]\n~~~~~\n[@out]", ["out"], id="a-longer-fence-closes"),
+    pytest.param("text\n\n    [@code]\n\n    [@more]\n\nafter [@out]", ["out"], id="indented-code"),
+    pytest.param("text\n\n\t[@code]\n\nafter [@out]", ["out"], id="tab-indented-code"),
+    pytest.param("a paragraph\n    continued [@lazy]", ["lazy"], id="indented-continuation-is-prose"),
+    pytest.param("\n    [@code]\nnot code [@out]", ["out"], id="code-ends-at-an-unindented-line"),
+    pytest.param("[^1]: A note [@f1].\n\n    More of it [@f2].\n\nBody [@out].", ["f1", "f2", "out"], id="footnote"),
+    pytest.param("[^1]: A note.\nBody [@out].\n\n    [@code]", ["out"], id="footnote-ends"),
+])
+def test_code_is_skipped_and_footnotes_are_read(text: str, keys: list[str]) -> None:
+    assert [k for c in scan(text) for k in c.keys] == keys
+
+
+def test_a_cluster_keeps_its_source_text_and_place() -> None:
+    (a, b) = scan("x\n  See [@a, p. 3]; -@b [ch. 2] ok", first_line=10)
+    assert (a.source, a.line, a.col, a.narrative) == ("[@a, p. 3]", 11, 7, False)
+    assert (b.source, b.line, b.col, b.narrative) == ("-@b [ch. 2]", 11, 19, False)
+    (f,) = scan("[^n]: x\n\n    in it @c [p. 1]")
+    assert (f.source, f.line, f.col, f.narrative) == ("@c [p. 1]", 3, 11, True)
