@@ -218,3 +218,47 @@ def test_a_suffix_that_closes_with_punctuation_follows_without_a_separator() -> 
     assert visible(render("[@alpha2020, p. 33.] [@zed2019, p. 4, emphasis added]")[0]) == "1(p33). 2(p4) emphasis added"
     assert visible(render("[@alpha2020, p. 33!] [@zed2019, p. 4, emphasis added]", "apa")[0]) == (
         "(Alpha et al., 2020, p. 33!) (Zed, 2019, p. 4, emphasis added)")
+
+
+def test_numeric_lists_are_numbered_and_author_date_lists_alphabetical() -> None:
+    html, _ = render("[@zed2019] then [@alpha2020] and [@zed2019].")
+    listing = html.split("<section", 1)[1]
+    assert re.findall(r"<(ol|ul)\b", listing) == ["ol"]
+    assert re.findall(r'<li id="ref-(\w+)" class="reference-entry" value="(\d+)"', listing) == [
+        ("zed2019", "1"), ("alpha2020", "2")]
+    # each citation of an entry has its own numbered way back, from 1
+    assert re.findall(r'href="#(cite-\d+)"[^>]*>↩︎<sup>(\d)</sup>', listing) == [("cite-1", "1"), ("cite-3", "2"),
+                                                                                ("cite-2", "1")]
+    html, _ = render("[@zed2019] [@mid2021] [@alpha2020]", "apa")
+    listing = html.split("<section", 1)[1]
+    assert re.findall(r"<(ol|ul)\b", listing) == ["ul"] and " value=" not in listing
+    assert re.findall(r'<li id="ref-(\w+)" class="reference-entry">', listing) == ["alpha2020", "mid2021", "zed2019"]
+
+
+def test_a_cluster_names_its_keys_and_links_each_entry_to_its_page() -> None:
+    ctx = CitationContext(load_text([("t.bib", BIB)]), "american-medical-association",
+                          reference_url="../references/{key}/")
+    md = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": ctx}})
+    html = md.convert("[@alpha2020; @zed2019]")
+    assert 'data-cites="alpha2020 zed2019"' in html
+    assert html.count('class="reference-page" href="../references/alpha2020/">Details</a>') == 1
+
+
+def test_author_date_forms_name_the_year_or_nd() -> None:
+    bib = BIB + "@book{undated, author = {Nod, Ned}, title = {Timeless}, publisher = {P}}\n"
+    ctx = CitationContext(load_text([("t.bib", bib)]), "apa")
+    md = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": ctx}})
+    text = re.sub(r"<[^>]+>", "", md.convert("@mid2021 says [see @undated; @zed2019, p. 2].").split("<section")[0])
+    assert text.strip() == "Mid and Other (2021) says (see Nod, n.d.; Zed, 2019, p. 2)."
+
+
+def test_an_unknown_braced_key_is_shown_escaped_in_text_and_title() -> None:
+    html, _ = render('[@{no"such<key>}]')
+    assert 'title="Unknown reference key: no&quot;such&lt;key&gt;"' in html and "<key>" not in html
+
+
+def test_anchors_are_safe_ids_for_any_key() -> None:
+    from evidencekb.render import anchor
+
+    assert anchor("Smith_2020:a.b-c") == "ref-Smith_2020:a.b-c"
+    assert anchor("a/b c") == "ref-a_2fb_20c" and anchor("é") == "ref-_e9"
