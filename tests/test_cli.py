@@ -367,6 +367,8 @@ def test_only_temporary_files_of_dead_runs_are_removed(tmp_path) -> None:  # typ
     ("note", "{a}b{c}", False, "{a}b{c}"),  # braces that do not enclose the value: left as written
     ("note", r"{50\% \{x\}}", False, r"{50\% \{x\}}"),
     ("note", r"{\}a\{}", False, r"{\}a\{}"),
+    ("title", '"a}b{c"', False, '"a}b{c"'),  # braces that do not balance inside quotes: left quoted
+    ("title", r'"a\}b"', False, r"{a\}b}"),  # an escaped brace needs no partner
     ("year", "2020", False, "{2020}"),  # a bare number is braced
     ("journal", "jt", False, "jt"),  # a macro is kept
     ("journal", 'jt # " x"', False, 'jt # " x"'),  # so is a concatenation
@@ -382,3 +384,22 @@ def test_only_temporary_files_of_dead_runs_are_removed(tmp_path) -> None:  # typ
 def test_fmt_writes_each_value_braced_without_changing_what_it_says(name: str, raw: str, fix: bool, out: str) -> None:
     formatted = format_text(f"@misc{{k, {name} = {raw}}}\n", fix=fix)
     assert formatted == f"@misc{{k,\n  {name} = {out},\n}}\n"
+
+
+def test_fmt_reads_any_line_ending_and_a_byte_order_mark() -> None:
+    for text in ("\ufeff@misc{k, title={A}}\r\n", "@misc{k,\r  title={A}}\r", "@misc{k, title={A}}\n"):
+        assert format_text(text) == "@misc{k,\n  title = {A},\n}\n", repr(text)
+
+
+def test_fmt_sort_moves_the_comments_above_an_entry_with_it_and_names_what_it_cannot_format() -> None:
+    text = ("% about b\n@misc{B, title={X}}\n\n% about a\n@misc{a, title={Y}}\n"
+            "@misc{c, title={Z}, TITLE={z}}\n")
+    problems: list[str] = []
+    out = format_text(text, sort=True, problems=problems)
+    assert out.index("% about a") < out.index("@misc{a,") < out.index("% about b") < out.index("@misc{B,")
+    assert "@misc{c, title={Z}, TITLE={z}}" in out  # kept exactly as written
+    assert problems == ["line 6: entry 'c' names a field twice (in different case); it was left as it is. Remove one "
+                        "of the two."]
+    unsorted = format_text(text)
+    assert unsorted.index("% about b") < unsorted.index("@misc{B,") < unsorted.index("% about a")
+    assert format_text(text, problems=None) == unsorted  # problems are only collected when asked for
