@@ -262,3 +262,42 @@ def test_anchors_are_safe_ids_for_any_key() -> None:
 
     assert anchor("Smith_2020:a.b-c") == "ref-Smith_2020:a.b-c"
     assert anchor("a/b c") == "ref-a_2fb_20c" and anchor("é") == "ref-_e9"
+
+
+def test_identifier_links_only_for_well_formed_identifiers() -> None:
+    from evidencekb.render import identifier_links
+
+    lib = load_text([("i.bib", r"""
+@article{good, author={A, B}, title={T}, journal={J}, year={2020}, doi={10.1234/a(b)c}, pmid={123},
+  pmcid={PMC45}, url={https://example.org/x?y=1&z=2}}
+@article{bad, author={A, B}, title={T}, journal={J}, year={2020}, doi={11.1234/a}, pmid={12a}, pmcid={45},
+  url={ftp://example.org/x}}
+""")])
+    assert identifier_links(lib.entries["good"]) == (
+        '<a class="id-doi" href="https://doi.org/10.1234/a(b)c">DOI</a> '
+        '<a class="id-pmid" href="https://pubmed.ncbi.nlm.nih.gov/123/">PubMed</a> '
+        '<a class="id-pmcid" href="https://pmc.ncbi.nlm.nih.gov/articles/PMC45/">PMC</a> '
+        '<a class="id-url" href="https://example.org/x?y=1&amp;z=2">Link</a>')
+    assert identifier_links(lib.entries["bad"]) == ""
+
+
+def test_cards_are_made_once_per_entry_and_again_when_the_entry_changes() -> None:
+    from evidencekb.csl import Formatter, get_style
+    from evidencekb.render import Cards
+
+    made: list[str] = []
+
+    class Counting(Formatter):
+        def format(self, entry):  # type: ignore[no-untyped-def]
+            made.append(entry.key)
+            return super().format(entry)
+
+    lib = load_text([("t.bib", BIB)])
+    cards = Cards(lib.entries, Counting(get_style("apa")))
+    first = cards["zed2019"]
+    assert cards["zed2019"] is first and made == ["zed2019"]
+    assert (first.anchor, first.year, first.names) == ("ref-zed2019", "2019", ("Zed",))
+    assert cards.link("zed2019", "Zed") == (f'<a class="citation-link" href="#ref-zed2019" title="{first.title}">Zed</a>')
+    changed = load_text([("t.bib", BIB.replace("year = {2019}", "year = {2018}"))]).entries["zed2019"]
+    lib.entries["zed2019"] = changed  # the same key, other content: a new card
+    assert cards["zed2019"].year == "2018" and made == ["zed2019", "zed2019"]
