@@ -317,3 +317,35 @@ def test_an_evidence_quote_needs_an_abstract_to_be_checked_against() -> None:
     assert check_evidence_quotes([claim], lib) == []
     claim.evidence[0].quote, claim.evidence[0].ref = "anything", "unknown"  # an unknown key is reported elsewhere
     assert check_evidence_quotes([claim], lib) == []
+
+
+def test_the_handout_names_direct_counted_evidence_first_strongest_design_then_largest() -> None:
+    from evidencekb.claims import Directness, EvidenceItem
+    from evidencekb.pages import key_evidence
+
+    claim, _ = parse_claim(GOOD, "c/x.md", "x", BIB.entries)
+    assert claim is not None
+    indirect = Directness("indirect", "direct", "direct", "Healthy people.")
+    claim.evidence = [EvidenceItem("op", "context", n=500), EvidenceItem("sr", "supports", n=10, directness=indirect),
+                      EvidenceItem("cs", "contradicts", n=5), EvidenceItem("nowhere", "supports", n=900),
+                      EvidenceItem("cs", "supports", n=50)]
+    assert key_evidence(claim, BIB) == ["cs", "sr", "op"]  # direct first, each key once, unknown keys left out
+    assert key_evidence(claim, BIB, limit=1) == ["cs"]
+
+
+def test_the_engine_free_config_reader_resolves_env_as_mkdocs_does(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    from evidencekb.site import config_loader
+
+    monkeypatch.delenv("EKB_A", raising=False)
+    monkeypatch.setenv("EKB_B", "https://b.example/")
+
+    def read(text: str) -> object:
+        return yaml.load(text, Loader=config_loader())["v"]
+
+    assert read("v: !ENV [EKB_A, EKB_B, 'fallback']") == "https://b.example/"  # the first variable set
+    assert read("v: !ENV [EKB_A, 'fallback']") == "fallback"  # else the last item
+    assert read("v: !ENV [EKB_B]") == "https://b.example/" and read("v: !ENV [EKB_A]") is None
+    assert read("v: !ENV EKB_B") == "https://b.example/" and read("v: !ENV EKB_A") is None
+    assert read("v: !!python/name:os.system") is None  # other tags read as nothing

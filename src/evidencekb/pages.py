@@ -329,7 +329,7 @@ def key_evidence(c: Claim, bib: Bibliography, limit: int = 3) -> list[str]:
     def rank(it: EvidenceItem) -> tuple[int, int, int, int]:
         e = bib.entries.get(it.ref)
         design = DESIGNS.index(e.design) if e is not None and e.design in DESIGNS else len(DESIGNS)
-        return (0 if it.counted else 1, 0 if it.stance != "context" else 1, design, -(it.n or 0))
+        return (0 if it.counted else 1, 0 if it.directness.direct else 1, design, -(it.n or 0))
 
     keys = [it.ref for it in sorted(c.evidence, key=rank) if it.ref in bib.entries]
     return list(dict.fromkeys(keys))[:limit]
@@ -678,11 +678,13 @@ def annotate_article(markdown: str, claims: Sequence[Claim], claim_url: Callable
     pos = 0
     for start, end, n, c in spans:
         label = VERDICT_LABELS[c.verdict]
+        overlaps = start < pos  # inside the previous quote: its marker alone, carrying the id links arrive at
+        ident = f"#claim-{c.slug} " if overlaps else ""
         # A Markdown link (not raw HTML), so the engine resolves and checks it; icon, colour and words.
         marker = (f"[{VERDICT_ICONS[c.verdict]}&nbsp;claim&nbsp;{n}: {label}]({claim_url(c.slug)})"
-                  f'{{: .ekb-claim-marker .ekb-verdict--{c.verdict} title="Claim {n}: {label}. Read the evidence."}}')
-        if start < pos:  # overlaps the previous quote: its marker alone, carrying the id links arrive at
-            out.append(" " + marker.replace("{: .ekb-claim-marker", f"{{: #claim-{c.slug} .ekb-claim-marker", 1))
+                  f'{{: {ident}.ekb-claim-marker .ekb-verdict--{c.verdict} title="Claim {n}: {label}. Read the evidence."}}')
+        if overlaps:
+            out.append(" " + marker)
             continue
         out.append(markdown[pos:start])
         out.append(f'<mark class="ekb-claim ekb-claim--{c.verdict}" id="claim-{c.slug}">')

@@ -122,10 +122,8 @@ def config_loader() -> Any:
             return os.environ.get(str(loader.construct_scalar(node)))
         if isinstance(node, yaml.SequenceNode):
             items = loader.construct_sequence(node)
-            for name in items[:-1]:
-                if str(name) in os.environ:
-                    return os.environ[str(name)]
-            return items[-1] if len(items) > 1 else os.environ.get(str(items[0])) if items else None
+            names, default = (items[:-1], items[-1]) if len(items) > 1 else (items, None)
+            return next((os.environ[str(n)] for n in names if str(n) in os.environ), default)
         return None
 
     Loader.add_constructor("!ENV", env)
