@@ -6,8 +6,9 @@
 
 For every entry of the given .bib files and each style (AMA, APA, Vancouver),
 pandoc (from pypandoc-binary) formats the whole library once; each entry's
-text is read from its ``ref-KEY`` element. The test suite compares our
-formatter against these files.
+text is read from its ``ref-KEY`` element. Beside the text file goes
+``NAME.html.json``: the same entries' HTML as pandoc wrote it, so the tests
+compare tags and escaping as well as text (see :func:`markup`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,20 @@ def to_text(fragment: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 
 
-def format_with_pandoc(bib_files: list[Path], style: str) -> dict[str, str]:
+def markup(fragment: str) -> str:
+    """An entry's HTML reduced to what both formatters mean by it: italics, bold,
+    superscript, subscript and escaped text. pandoc's ``<em>``/``<strong>`` are our
+    ``<i>``/``<b>``; links, spans (no-case, math) and the label column are dropped,
+    whitespace collapsed. Entities are kept as written, so lost escaping shows."""
+    fragment = re.sub(r'<div class="csl-left-margin">.*?</div>', "", fragment, flags=re.S)
+    fragment = re.sub(r"</?(?:a|span|div)\b[^>]*>", "", fragment)
+    for theirs, ours in (("em", "i"), ("strong", "b")):
+        fragment = re.sub(rf"<(/?){theirs}>", rf"<\1{ours}>", fragment)
+    return re.sub(r"\s+", " ", fragment).strip()
+
+
+def entry_fragments(bib_files: list[Path], style: str) -> dict[str, str]:
+    """Each entry's HTML as pandoc writes it, by key."""
     with tempfile.TemporaryDirectory() as tmp:
         combined = Path(tmp) / "library.bib"
         combined.write_text("\n".join(p.read_text(encoding="utf-8-sig") for p in bib_files), encoding="utf-8")
@@ -58,10 +72,24 @@ def format_with_pandoc(bib_files: list[Path], style: str) -> dict[str, str]:
              "--csl", style_file(style), "-t", "html", "--wrap=none"],
             check=True, capture_output=True, text=True, env={**os.environ, "LANG": "C.UTF-8"},
         ).stdout
-    entries: dict[str, str] = {}
-    for m in _ENTRY.finditer(out):
-        entries[html.unescape(m.group("key"))] = to_text(m.group("body"))
-    return entries
+    return {html.unescape(m.group("key")): m.group("body").strip() for m in _ENTRY.finditer(out)}
+
+
+def format_with_pandoc(bib_files: list[Path], style: str) -> dict[str, str]:
+    """Each entry's text as pandoc prints it, by key."""
+    return {key: to_text(body) for key, body in entry_fragments(bib_files, style).items()}
+
+
+def html_path(text_golden: Path) -> Path:
+    """Where the HTML golden file of a text golden file lives."""
+    return text_golden.with_name(text_golden.stem + ".html.json")
+
+
+def write_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,13 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     src = Path(args.source)
     files = sorted(src.rglob("*.bib")) if src.is_dir() else [src]
-    golden = {style: format_with_pandoc(files, style) for style in STYLES}
+    fragments = {style: entry_fragments(files, style) for style in STYLES}
+    golden = {style: {key: to_text(body) for key, body in by_key.items()} for style, by_key in fragments.items()}
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(golden, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
-    print(f"wrote {out} ({', '.join(f'{s}: {len(v)}' for s, v in golden.items())})")
+    write_json(out, golden)
+    write_json(html_path(out), {style: {key: markup(body) for key, body in by_key.items()}
+                                for style, by_key in fragments.items()})
+    print(f"wrote {out} and {html_path(out).name} ({', '.join(f'{s}: {len(v)}' for s, v in golden.items())})")
     return 0
 
 

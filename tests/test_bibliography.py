@@ -105,7 +105,7 @@ def test_large_file_loads_every_entry() -> None:
         pytest.param(r"A \& B", "A & B", "A &amp; B", id="ampersand"),
         pytest.param("10--20 and---so", "10–20 and—so", "10–20 and—so", id="dashes"),
         pytest.param(r"\textit{in vivo} and \emph{x}", "in vivo and x", "<i>in vivo</i> and <i>x</i>", id="italics"),
-        pytest.param(r"$\alpha$ and $x^{2}$", "α and x2", "α and x<sup>2</sup>", id="simple-math"),
+        pytest.param(r"$\alpha$ and $x^{2}$", "α and x2", "<i>α</i> and <i>x</i><sup>2</sup>", id="simple-math"),
         pytest.param(r"50\% <b>", "50% <b>", "50% &lt;b&gt;", id="escaped-html"),
     ],
 )

@@ -36,20 +36,22 @@ def _pages(first_claim: dict[str, str]) -> dict[str, tuple[str, str]]:
     }
 
 
-def _open(browser, url: str, dark: bool = False, width: int = 1280):  # type: ignore[no-untyped-def]
+def _open(browser, url: str, dark: bool = False, width: int = 1280, wait: str = "load"):  # type: ignore[no-untyped-def]
+    """A new page at ``url``, once it has loaded (its scripts have run); ``wait="networkidle"``
+    also waits for the requests that scripts make after it, at half a second a page."""
     context = browser.new_context(color_scheme="dark" if dark else "light",
                                   viewport={"width": width, "height": 900 if width > 600 else 844})
     page = context.new_page()
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until=wait)  # type: ignore[arg-type]
     return context, page, requests
 
 
 @pytest.mark.parametrize("name", ["home", "claim", "reference", "evidence-map", "article"])
 def test_page_shows_key_content_and_loads_nothing_from_outside(browser, served_site: str, first_claim, name: str) -> None:  # type: ignore[no-untyped-def]
     path, text = _pages(first_claim)[name]
-    context, page, requests = _open(browser, served_site + path)
+    context, page, requests = _open(browser, served_site + path, wait="networkidle")  # every request made
     try:
         assert any(m.is_visible() for m in page.locator("article").get_by_text(text, exact=False).all())
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -180,45 +182,48 @@ def test_linkchecker_catches_a_broken_link(tmp_path: Path) -> None:
         server.shutdown()
 
 
-@pytest.mark.parametrize("paper", ["A4", "Letter"])
-def test_claim_page_prints_as_a_one_page_client_handout(browser, served_site: str, built_site: Path, paper: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """Every claim page prints its handout alone, on exactly one page: the site, the claim, its
-    bottom line, verdict, certainty, the words for clients, key references, review date, public
-    address with a QR code, and the not-medical-advice line; nothing for therapists or screens."""
+def test_claim_page_prints_as_a_one_page_client_handout(browser, served_site: str, built_site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every claim page prints its handout alone, on exactly one page of A4 and of Letter: the
+    site, the claim, its bottom line, verdict, certainty, the words for clients, key references,
+    review date, public address with a QR code, and the not-medical-advice line; nothing for
+    therapists or screens."""
     from conftest import PUBLIC_URL
     from pypdf import PdfReader
 
     from evidencekb.pages import CERTAINTY_LABELS, NOT_ADVICE, VERDICT_LABELS
 
     claims = json.loads((built_site / "claims.json").read_text(encoding="utf-8"))["claims"]
-    for claim in claims:
-        context, page, _ = _open(browser, served_site + f"claims/{claim['slug']}/")
-        try:
+    context, page, _ = _open(browser, "about:blank")
+    try:
+        for claim in claims:
+            page.emulate_media(media="screen")
+            page.goto(served_site + f"claims/{claim['slug']}/", wait_until="load")
             assert page.locator("[data-ekb-print]").is_visible()  # the print button, on screen
             assert not page.locator(".ekb-handout").is_visible()  # the handout is for paper only
             page.emulate_media(media="print")
             assert page.locator(".ekb-handout svg.ekb-qr").is_visible()
             refs = page.locator(".ekb-handout-refs li").count()
-            pdf = tmp_path / f"{claim['slug']}-{paper}.pdf"
-            page.pdf(path=str(pdf), format=paper, print_background=True)
-        finally:
-            context.close()
-        reader = PdfReader(str(pdf))
-        flat = " ".join(" ".join((p.extract_text() or "") for p in reader.pages).split())
-        assert len(reader.pages) == 1, (claim["slug"], len(reader.pages))
-        assert 1 <= refs <= 3, claim["slug"]
-        required = ["IT Band Evidence", VERDICT_LABELS[claim["verdict"]], CERTAINTY_LABELS[claim["certainty"]],
-                    "For clients", "Key research", claim["reviewed"], " ".join(NOT_ADVICE.split()[:6])]
-        for part in required:
-            assert part in flat, (claim["slug"], part)
-        assert " ".join(claim["bottom_line"].split()[:6]) in flat, claim["slug"]
-        assert f"{PUBLIC_URL}claims/{claim['slug']}/" in flat.replace(" ", ""), claim["slug"]
-        for excluded in ("What it means in practice", "How this was judged", "The evidence", "Table of contents",
-                         "Search", "Cite this page", "Print a one-page handout", "Discussion"):
-            assert excluded not in flat, (claim["slug"], excluded)
-        if claim["slug"] == claims[0]["slug"]:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            (ARTIFACTS / f"handout-{paper}.pdf").write_bytes(pdf.read_bytes())
+            assert 1 <= refs <= 3, claim["slug"]
+            for paper in ("A4", "Letter"):
+                pdf = tmp_path / f"{claim['slug']}-{paper}.pdf"
+                page.pdf(path=str(pdf), format=paper, print_background=True)
+                reader = PdfReader(str(pdf))
+                flat = " ".join(" ".join((p.extract_text() or "") for p in reader.pages).split())
+                assert len(reader.pages) == 1, (claim["slug"], paper, len(reader.pages))
+                required = ["IT Band Evidence", VERDICT_LABELS[claim["verdict"]], CERTAINTY_LABELS[claim["certainty"]],
+                            "For clients", "Key research", claim["reviewed"], " ".join(NOT_ADVICE.split()[:6])]
+                for part in required:
+                    assert part in flat, (claim["slug"], paper, part)
+                assert " ".join(claim["bottom_line"].split()[:6]) in flat, claim["slug"]
+                assert f"{PUBLIC_URL}claims/{claim['slug']}/" in flat.replace(" ", ""), claim["slug"]
+                for excluded in ("What it means in practice", "How this was judged", "The evidence", "Table of contents",
+                                 "Search", "Cite this page", "Print a one-page handout", "Discussion"):
+                    assert excluded not in flat, (claim["slug"], paper, excluded)
+                if claim["slug"] == claims[0]["slug"]:
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    (ARTIFACTS / f"handout-{paper}.pdf").write_bytes(pdf.read_bytes())
+    finally:
+        context.close()
 
 
 # What pokes out of the content column, unless it sits in something that scrolls sideways.
@@ -259,9 +264,10 @@ def test_evidence_pages_fit_the_column(browser, served_site: str, forest_site: s
                                       "searches/", "evidence-map/", "references/grau2008/", "claims/",
                                       "bibliography/")]
     urls.append(forest_site + "claims/band-stretch/")
-    for url in urls:
-        context, page, _ = _open(browser, url, width=width)
-        try:
+    context, page, _ = _open(browser, "about:blank", width=width)
+    try:
+        for url in urls:
+            page.goto(url, wait_until="load")
             assert page.evaluate(_OVERFLOW) == [], url
             if width == 1280:  # at desktop width nothing needs scrolling sideways to be seen
                 hidden = page.evaluate("""() => [...document.querySelectorAll('.ekb-map, .ekb-evidence')]
@@ -272,8 +278,8 @@ def test_evidence_pages_fit_the_column(browser, served_site: str, forest_site: s
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             name = urlparse(url).path.strip("/").rsplit("/", 1)[-1] or "home"
             page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
-        finally:
-            context.close()
+    finally:
+        context.close()
 
 
 def test_the_overflow_check_finds_a_wide_element(browser, served_site: str) -> None:  # type: ignore[no-untyped-def]

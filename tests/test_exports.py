@@ -75,3 +75,24 @@ def test_bibtex_export_drops_an_xdata_link_once_its_fields_are_written_in() -> N
                                "@book{b, author={A, B}, title={T}, year={2003}, xdata={pub}}\n")])
     out = to_bibtex([lib.entries["b"]])
     assert "publisher = {Human Kinetics}" in out and "xdata" not in out
+
+
+STYLED = load_text([("s.bib", r"""@article{s, author={Bee, A}, title={Effects of \emph{in vivo} loading on {$n^\alpha$} fibres and {H\textsubscript{2}O}},
+  journal={J}, year={2020}, note={Private \ue000marks\ue001 in data}}""".replace(r"\ue000", "\ue000").replace(r"\ue001", "\ue001"))])
+
+
+def test_field_styling_reaches_csl_json_as_its_rich_text_and_plain_exports_drop_it() -> None:
+    (item,) = json.loads(to_csl_json(STYLED.entries.values()))
+    assert item["title"] == ('Effects of <i>in vivo</i> loading on <i><span class="nocase">n</span></i>'
+                             '<sup><i><span class="nocase">α</span></i></sup> fibres and H<sub>2</sub>O')
+    assert "TI  - Effects of in vivo loading on nα fibres and H2O" in to_ris(STYLED.entries.values())
+
+
+def test_private_use_characters_in_data_never_become_markup() -> None:
+    from evidencekb.csl import Formatter
+
+    (item,) = json.loads(to_csl_json(STYLED.entries.values()))
+    assert item["note"] == "Private marks in data"
+    out = Formatter("apa").format(STYLED.entries["s"])
+    assert "<i>in vivo</i>" in out.html and "<sup><i>α</i></sup>" in out.html and "H<sub>2</sub>O" in out.html
+    assert "in vivo" in out.text and "\ue000" not in out.text + out.html

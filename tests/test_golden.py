@@ -3,7 +3,9 @@
 Regenerate the golden files with ``python scripts/make_golden.py`` (and, for the
 tricky libraries, ``python scripts/make_golden.py tests/tricky/tricky.bib tests/golden/tricky.json``,
 likewise ``classes.bib``, one minimal entry per class of real-world input). Where pandoc is
-itself wrong, tests/pandoc_notes.py says how and why.
+itself wrong, tests/pandoc_notes.py says how and why. Each text golden file has an HTML
+twin (``NAME.html.json``): where the text is pandoc's, the markup (italics, bold, super- and
+subscripts, escaping) must be pandoc's too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pandoc_notes import CASES, EXPLAINED, INTENDED, corrected
 
 from evidencekb.bibliography import find_bib_files, load
 from evidencekb.csl import Formatter
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import make_golden
 
 STYLES = ("american-medical-association", "apa", "nlm-citation-sequence")
 
@@ -60,14 +65,46 @@ def test_matches_pandoc(library: str, style: str, key: str, expected: str | None
     assert got == (expected if (library, style, key) in INTENDED else corrected(expected))
 
 
+def _html_cases() -> list[pytest.ParameterSet]:
+    """Entries whose text is pandoc's exactly (no correction, no explained difference):
+    their markup is compared too. Where the text differs, the text test already says why."""
+    out = []
+    for lib, (files, golden_path) in LIBRARIES.items():
+        text = json.loads(golden_path.read_text(encoding="utf-8"))
+        markup = json.loads(make_golden.html_path(golden_path).read_text(encoding="utf-8"))
+        bib = load(files(), ROOT)
+        for style in STYLES:
+            for key in (k for k, e in bib.entries.items() if e.type != "xdata"):
+                expected = text[style][key]
+                if _reason(lib, style, key) or (lib, style, key) in INTENDED or corrected(expected) != expected:
+                    continue
+                out.append(pytest.param(lib, style, key, markup[style][key], id=f"{lib}-{style}-{key}"))
+    return out
+
+
+@pytest.mark.parametrize(("library", "style", "key", "expected"), _html_cases())
+def test_html_matches_pandoc(library: str, style: str, key: str, expected: str) -> None:
+    files, _ = LIBRARIES[library]
+    got = Formatter(style).format(load(files(), ROOT)[key]).html
+    assert make_golden.markup(got) == expected
+
+
+def test_html_comparison_sees_markup_and_escaping() -> None:
+    """The HTML comparison is not a text comparison: a lost <i> or a lost &amp; differs."""
+    assert make_golden.markup("<em>J</em> &amp; <a href='x'>doi</a>") == "<i>J</i> &amp; doi"
+    assert make_golden.markup("J &amp; K") != make_golden.markup("J & K")
+    assert make_golden.markup("<i>J</i>") != make_golden.markup("J")
+    assert len(_html_cases()) > 250
+
+
 def test_golden_files_are_current() -> None:
     """pandoc, run now, prints what the committed tricky golden file says."""
     need(pandoc() is not None, "pandoc (pypandoc-binary) is not installed")
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import make_golden
-
     for lib in ("tricky", "classes"):
         files, golden_path = LIBRARIES[lib]
         committed = json.loads(golden_path.read_text(encoding="utf-8"))
+        committed_html = json.loads(make_golden.html_path(golden_path).read_text(encoding="utf-8"))
         for style in STYLES:
-            assert make_golden.format_with_pandoc(files(), style) == committed[style]
+            fragments = make_golden.entry_fragments(files(), style)
+            assert {k: make_golden.to_text(v) for k, v in fragments.items()} == committed[style]
+            assert {k: make_golden.markup(v) for k, v in fragments.items()} == committed_html[style]

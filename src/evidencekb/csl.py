@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import re
 import warnings
 from collections.abc import Iterable, Mapping
@@ -190,13 +191,18 @@ def _text(value: str, english: bool, title: bool) -> str:
     """A field as CSL text: LaTeX decoded; a title sentence-cased when English (as pandoc's reader
     does), its braced words marked so that the style's title case leaves them alone."""
     spans = latex.parse(value)
-    if not title:
-        return _single_quotes_doubled(latex.to_text(spans))
-    if english:
+    if title and english:
         spans = latex.sentence_case(spans)
-    return _single_quotes_doubled("".join(f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}"
-                                          if sp.protected and any(c.islower() for c in sp.text)
-                                          else sp.text for sp in spans))
+    out = []
+    for style, group in itertools.groupby(spans, key=lambda sp: sp.style):
+        text = "".join(f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}"
+                       if title and sp.protected and any(c.islower() for c in sp.text) else sp.text for sp in group)
+        for tag in _Sentinel.TAGS:  # \emph{in vivo}, $n^\alpha$: the style's marks, innermost first
+            if tag in style:
+                open_, close = _Sentinel.MARKS[tag]
+                text = f"{open_}{text}{close}"
+        out.append(text)
+    return _single_quotes_doubled("".join(out))
 
 
 def _single_quotes_doubled(text: str) -> str:
@@ -249,7 +255,7 @@ def to_csl(entry: Entry) -> dict[str, Any]:
     fields (``date``, ``journaltitle``, ``subtitle``, ``maintitle``, ``eprint``, ...), types
     (``@collection``, ``@mvbook``, ``@online``, ...) and options (``useprefix``); inherited
     fields (``crossref``, ``xdata``) are already in the entry's fields."""
-    f = entry.fields
+    f = {k: _PRIVATE.sub("", v) for k, v in entry.fields.items()}  # data never brings in our marks
     et = entry.type
 
     def dec(name: str) -> str:
@@ -415,13 +421,18 @@ def _map_text(value: Any, f: Any) -> Any:
 def csl_json_item(entry: Entry) -> dict[str, Any]:
     """:func:`to_csl` for a CSL-JSON file: text kept from case changes is marked as CSL-JSON
     marks it, ``<span class="nocase">``, which pandoc and citeproc-js read."""
-    return _map_text(to_csl(entry), lambda t: t.replace(NOCASE_OPEN, '<span class="nocase">')  # type: ignore[no-any-return]
-                     .replace(NOCASE_CLOSE, "</span>"))
+    def marked(text: str) -> str:  # CSL-JSON's rich text: <i>, <b>, <sup>, <sub> and no-case spans
+        out = text.replace(NOCASE_OPEN, '<span class="nocase">').replace(NOCASE_CLOSE, "</span>")
+        for tag, (open_, close) in _Sentinel.MARKS.items():
+            out = out.replace(open_, f"<{tag}>").replace(close, f"</{tag}>")
+        return out
+
+    return _map_text(to_csl(entry), marked)  # type: ignore[no-any-return]
 
 
 def to_plain_csl(entry: Entry) -> dict[str, Any]:
     """:func:`to_csl` with no marks in its text (for RIS and other plain formats)."""
-    return _map_text(to_csl(entry), lambda t: t.replace(NOCASE_OPEN, "").replace(NOCASE_CLOSE, ""))  # type: ignore[no-any-return]
+    return _map_text(to_csl(entry), lambda t: _MARKS.sub("", t))  # type: ignore[no-any-return]
 
 
 def short_names(entry: Entry) -> tuple[str, ...]:
@@ -450,6 +461,8 @@ class _Sentinel:
 
     MARKS: ClassVar[dict[str, tuple[str, str]]] = {"i": ("\ue000", "\ue001"), "b": ("\ue002", "\ue003"),
              "sup": ("\ue004", "\ue005"), "sub": ("\ue006", "\ue007")}
+    #: The order in which a field's own styling nests, innermost first (as pandoc nests it).
+    TAGS: ClassVar[tuple[str, ...]] = ("i", "b", "sup", "sub")
 
     @staticmethod
     def preformat(text: str) -> str:
@@ -833,7 +846,6 @@ class Formatter:
 
         item = to_csl(entry)
         self.memo("names", entry.key, entry.digest, lambda: _names_of(item))  # costs nothing more now
-        item = _strip_private(item)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             source = CiteProcJSON([item])
@@ -867,13 +879,3 @@ def _format_chunk(job: tuple[str, list[Entry]]) -> list[tuple[str, str, Formatte
         formatted = f.format(e)
         out.append((e.key, e.digest, formatted, f.short_names(e)))
     return out
-
-
-def _strip_private(value: Any) -> Any:
-    if isinstance(value, str):
-        return _PRIVATE.sub("", value)
-    if isinstance(value, list):
-        return [_strip_private(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _strip_private(v) for k, v in value.items()}
-    return value

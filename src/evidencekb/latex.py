@@ -264,7 +264,7 @@ class _Parser:
 
 def _math(src: str, style: frozenset[str]) -> list[Span]:
     """TeX math as texmath prints it in text: symbols in Unicode, operators and relations spaced,
-    a comma followed by a space, ``^`` and ``_`` as superscript and subscript."""
+    a comma followed by a space, ``^`` and ``_`` as superscript and subscript, variables in italics."""
     out: list[Span] = []
 
     def put(text: str) -> None:
@@ -282,7 +282,10 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
             else:
                 out.append(Span(f" {shown} ", True, style))
             return
-        out.append(Span(text, True, style))
+        # a variable (a Latin letter, a lower-case Greek one) in italics, as TeX sets it and
+        # texmath prints it; digits, operators and capital Greek stay upright
+        variable = len(text) == 1 and text.isalpha() and (text.isascii() or ("\u03b1" <= text <= "\u03c9"))
+        out.append(Span(text, True, style | {"i"} if variable else style))
 
     i = 0
     while i < len(src):
@@ -332,7 +335,7 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
                 inner, i = m.group(0), m.end()
             else:
                 inner, i = src[i : i + 1], i + 1
-            out.extend(Span(sp.text, True, style | {tag}) for sp in _math(inner, style))
+            out.extend(Span(sp.text, True, sp.style | {tag}) for sp in _math(inner, style))
         elif c in "{}" or c.isspace():  # grouping, and spaces, which TeX ignores in math
             i += 1
         else:
