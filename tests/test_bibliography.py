@@ -106,6 +106,11 @@ def test_large_file_loads_every_entry() -> None:
         pytest.param("10--20 and---so", "10–20 and—so", "10–20 and—so", id="dashes"),
         pytest.param(r"\textit{in vivo} and \emph{x}", "in vivo and x", "<i>in vivo</i> and <i>x</i>", id="italics"),
         pytest.param(r"$\alpha$ and $x^{2}$", "α and x2", "<i>α</i> and <i>x</i><sup>2</sup>", id="simple-math"),
+        pytest.param(r"{\em shortest path} and {\it NP}-hard", "shortest path and NP-hard",
+                     "<i>shortest path</i> and <i>NP</i>-hard", id="declarations-style-their-group"),
+        pytest.param(r"$nm$ and $2^{O(k)}$ and $K_{n,n}$", "nm and 2O(k) and Kn, n",
+                     "<i>n</i><i>m</i> and 2<sup><i>O</i>(<i>k</i>)</sup> and <i>K</i><sub><i>n</i>, <i>n</i></sub>",
+                     id="math-variables-each-italic-scripts-one-element"),
         pytest.param(r"50\% <b>", "50% <b>", "50% &lt;b&gt;", id="escaped-html"),
     ],
 )

@@ -138,3 +138,28 @@ def test_formatting_across_processes_gives_what_one_process_gives(monkeypatch: p
         for k in keys:
             assert parallel.format(bib.entries[k]) == one.format(bib.entries[k])
             assert parallel.short_names(bib.entries[k]) == one.short_names(bib.entries[k])
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_ama_html_equals_pandoc_wherever_the_text_does(name: str) -> None:
+    """Tags and escaping too: where an entry's text is pandoc's exactly, so is its HTML
+    (italics, bold, super- and subscripts, escaped characters; see scripts/make_golden.py)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import make_golden
+
+    bib, expected = library(name), golden(name)
+    markup = json.loads(make_golden.html_path(ROOT / "tests" / "golden" / CORPORA[name]).read_text(encoding="utf-8"))
+    markup = markup["american-medical-association"]
+    f = Formatter("american-medical-association")
+    compared, differ = 0, []
+    for key, text in expected.items():
+        out = f.format(bib.entries[key])
+        if out.text != text:
+            continue
+        compared += 1
+        if make_golden.markup(out.html) != markup[key]:
+            differ.append((key, make_golden.markup(out.html), markup[key]))
+    assert compared >= 0.7 * len(expected)
+    assert differ == [], "\n".join(map(repr, differ))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import itertools
 import re
 import warnings
 from collections.abc import Iterable, Mapping
@@ -193,16 +192,10 @@ def _text(value: str, english: bool, title: bool) -> str:
     spans = latex.parse(value)
     if title and english:
         spans = latex.sentence_case(spans)
-    out = []
-    for style, group in itertools.groupby(spans, key=lambda sp: sp.style):
-        text = "".join(f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}"
-                       if title and sp.protected and any(c.islower() for c in sp.text) else sp.text for sp in group)
-        for tag in _Sentinel.TAGS:  # \emph{in vivo}, $n^\alpha$: the style's marks, innermost first
-            if tag in style:
-                open_, close = _Sentinel.MARKS[tag]
-                text = f"{open_}{text}{close}"
-        out.append(text)
-    return _single_quotes_doubled("".join(out))
+    marks = {**_Sentinel.MARKS, latex.VAR: _Sentinel.MARKS["i"]}  # \emph{in vivo}, $n^\alpha$: the style's marks
+    return _single_quotes_doubled(latex.styled(
+        spans, lambda sp: f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}" if title and sp.protected and any(c.islower() for c in sp.text)
+        else sp.text, marks))
 
 
 def _single_quotes_doubled(text: str) -> str:
@@ -461,8 +454,6 @@ class _Sentinel:
 
     MARKS: ClassVar[dict[str, tuple[str, str]]] = {"i": ("\ue000", "\ue001"), "b": ("\ue002", "\ue003"),
              "sup": ("\ue004", "\ue005"), "sub": ("\ue006", "\ue007")}
-    #: The order in which a field's own styling nests, innermost first (as pandoc nests it).
-    TAGS: ClassVar[tuple[str, ...]] = ("i", "b", "sup", "sub")
 
     @staticmethod
     def preformat(text: str) -> str:

@@ -12,6 +12,7 @@ import codecs
 import html
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 __all__ = ["Span", "parse", "to_text", "to_html", "sentence_case", "decode"]
@@ -121,7 +122,7 @@ class _Parser:
     def emit(self, text: str, protected: bool, style: frozenset[str]) -> None:
         if not text:
             return
-        if self.out and self.out[-1].protected == protected and self.out[-1].style == style:
+        if self.out and self.out[-1].protected == protected and self.out[-1].style == style and VAR not in style:
             last = self.out[-1]
             self.out[-1] = Span(last.text + text, protected, style)
         else:
@@ -196,9 +197,10 @@ class _Parser:
                 elif name in _STYLE_COMMANDS:
                     flush()
                     tag = _STYLE_COMMANDS[name]
-                    if name in _DECLARATIONS:  # declarations: the style of the enclosing group
+                    if name in _DECLARATIONS:  # a declaration styles the rest of its group: {\\em text}
                         if self.i < len(s) and s[self.i] == " ":
                             self.i += 1
+                        style = style | {tag} if tag else style
                         continue
                     inner = self.arg()
                     new_style = style | {tag} if tag else style
@@ -282,10 +284,9 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
             else:
                 out.append(Span(f" {shown} ", True, style))
             return
-        # a variable (a Latin letter, a lower-case Greek one) in italics, as TeX sets it and
-        # texmath prints it; digits, operators and capital Greek stay upright
-        variable = len(text) == 1 and text.isalpha() and (text.isascii() or ("\u03b1" <= text <= "\u03c9"))
-        out.append(Span(text, True, style | {"i"} if variable else style))
+        # a variable (a letter) in italics, each on its own, as TeX sets it and texmath prints
+        # it ($nm$ is <i>n</i><i>m</i>); digits and operators stay upright
+        out.append(Span(text, True, style | {VAR} if len(text) == 1 and text.isalpha() else style))
 
     i = 0
     while i < len(src):
@@ -445,19 +446,37 @@ def decode(value: str) -> str:
     return to_text(parse(value))
 
 
-_TAGS = ("i", "b", "sup", "sub")
+#: The styles a span can carry, outermost first, as pandoc nests them; a math variable (VAR)
+#: is italic, and one element of its own.
+VAR = "var"
+NESTING = ("sup", "sub", "b", "i", VAR)
+
+
+def styled(spans: Iterable[Span], mark: Callable[[Span], str], tags: Mapping[str, tuple[str, str]]) -> str:
+    """Spans joined with their styles as properly nested marks: ``tags`` maps a style to its
+    opening and closing mark; a style shared by neighbouring spans is one element across
+    them (``<sup><i>O</i>(<i>g</i>)</sup>``), a math variable is always its own."""
+    out: list[str] = []
+    open_: list[str] = []
+    for span in spans:
+        want = [t for t in NESTING if t in span.style]
+        keep = 0
+        while keep < min(len(open_), len(want)) and open_[keep] == want[keep] and want[keep] != VAR:
+            keep += 1
+        out.extend(tags[t][1] for t in reversed(open_[keep:]))
+        out.extend(tags[t][0] for t in want[keep:])
+        open_ = want
+        out.append(mark(span))
+    out.extend(tags[t][1] for t in reversed(open_))
+    return "".join(out)
+
+
+_HTML_TAGS = {t: (f"<{t}>", f"</{t}>") for t in ("sup", "sub", "b", "i")} | {VAR: ("<i>", "</i>")}
 
 
 def to_html(spans: list[Span]) -> str:
     """Render spans as HTML; all text is escaped."""
-    parts = []
-    for span in spans:
-        text = html.escape(span.text, quote=False)
-        for tag in _TAGS:
-            if tag in span.style:
-                text = f"<{tag}>{text}</{tag}>"
-        parts.append(text)
-    return "".join(parts)
+    return styled(spans, lambda sp: html.escape(sp.text, quote=False), _HTML_TAGS)
 
 
 _WORD = re.compile(r"[^\s\-–—/]+")
