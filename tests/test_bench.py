@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
 
 
@@ -22,6 +24,7 @@ def _ratio(cell: str) -> float:
     return float(cell.split()[0])
 
 
+@pytest.mark.slow
 def test_bench_prints_each_table_with_measured_ratios() -> None:
     out = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "3x40", "--runs", "2", "--no-corpora"],
                          capture_output=True, text=True, check=True, timeout=900,

@@ -150,6 +150,7 @@ def _linkchecker(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_linkchecker_finds_no_broken_link_in_a_sample_site(tmp_path: Path) -> None:
     """LinkChecker, crawling a small built site over HTTP (the whole real site is checked
     statically, and much faster, in test_site.py)."""
@@ -182,6 +183,7 @@ def test_linkchecker_catches_a_broken_link(tmp_path: Path) -> None:
         server.shutdown()
 
 
+@pytest.mark.slow
 def test_claim_page_prints_as_a_one_page_client_handout(browser, served_site: str, built_site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Every claim page prints its handout alone, on exactly one page of A4 and of Letter: the
     site, the claim, its bottom line, verdict, certainty, the words for clients, key references,

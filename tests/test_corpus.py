@@ -28,16 +28,24 @@ def library(name: str) -> Bibliography:
     return load(sorted((ROOT / "tests" / "data" / "corpora" / name).glob("*.bib")), ROOT)
 
 
+@cache
+def formatter(style: str) -> Formatter:
+    """One formatter per style for the whole module: it keeps what it has formatted, so each
+    library is formatted once per style however many tests read it."""
+    return Formatter(style)
+
+
 def golden(name: str) -> dict[str, str]:
     data: dict[str, dict[str, str]] = json.loads((ROOT / "tests" / "golden" / CORPORA[name]).read_text(encoding="utf-8"))
     return data["american-medical-association"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORPORA))
 def test_ama_text_equals_pandoc_for_95_percent_and_the_rest_is_explained(name: str) -> None:
     bib, expected = library(name), golden(name)
     assert set(expected) == set(bib.entries), "every entry is read (and pandoc read the same ones)"
-    f = Formatter("american-medical-association")
+    f = formatter("american-medical-association")
     differ = {key for key, text in expected.items() if f.format(bib.entries[key]).text != corrected(text)}
     share = 1 - len(differ) / len(expected)
     assert share >= 0.95, f"{share:.1%} of {name}'s entries equal pandoc's"
@@ -77,11 +85,12 @@ def test_inherited_fields_come_from_the_parent() -> None:
     assert "booktitle" in e.inherited and "crossref" in e.fields
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", ["apa", "nlm-citation-sequence"])
 def test_entries_format_in_the_other_styles_with_no_tex_left(style: str) -> None:
     """biblatex's examples whole, and every fifth entry of biber's library (kept fast): text,
     with no LaTeX left in it. (@set and @xdata entries are containers, not references.)"""
-    f = Formatter(style)
+    f = formatter(style)
     for name, step in (("biblatex", 1), ("biber", 5)):
         bib = library(name)
         for key in list(bib.entries)[::step]:
@@ -99,6 +108,7 @@ def test_corpora_are_the_shared_ones() -> None:
     assert Path(ROOT / "tests" / "data" / "corpora" / "biber" / "definitions.bib").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORPORA))
 def test_a_page_citing_every_entry_renders(name: str) -> None:
     """Every entry cited on one page, in APA (author-date: names, years and suffixes for every
@@ -140,6 +150,7 @@ def test_formatting_across_processes_gives_what_one_process_gives(monkeypatch: p
             assert parallel.short_names(bib.entries[k]) == one.short_names(bib.entries[k])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CORPORA))
 def test_ama_html_equals_pandoc_wherever_the_text_does(name: str) -> None:
     """Tags and escaping too: where an entry's text is pandoc's exactly, so is its HTML
@@ -152,7 +163,7 @@ def test_ama_html_equals_pandoc_wherever_the_text_does(name: str) -> None:
     bib, expected = library(name), golden(name)
     markup = json.loads(make_golden.html_path(ROOT / "tests" / "golden" / CORPORA[name]).read_text(encoding="utf-8"))
     markup = markup["american-medical-association"]
-    f = Formatter("american-medical-association")
+    f = formatter("american-medical-association")
     compared, differ = 0, []
     for key, text in expected.items():
         out = f.format(bib.entries[key])

@@ -120,6 +120,8 @@ def test_a_snippet_in_data_includes_no_file(hostile_site: Path) -> None:
         assert "markdown_extensions:" not in text, page  # the content of mkdocs.yml never appears
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 @pytest.mark.browser
 def test_no_script_from_data_runs_in_chromium(hostile_site: Path, browser) -> None:  # type: ignore[no-untyped-def]
     base, server = serve(hostile_site)

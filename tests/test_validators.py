@@ -37,6 +37,7 @@ def _content_pages(site: Path, out: Path) -> list[Path]:
     return pages
 
 
+@pytest.mark.slow
 def test_our_html_has_no_errors(built_site: Path, tmp_path: Path) -> None:
     pages = _content_pages(built_site, tmp_path)
     assert len(pages) > 60
