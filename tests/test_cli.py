@@ -403,3 +403,23 @@ def test_fmt_sort_moves_the_comments_above_an_entry_with_it_and_names_what_it_ca
     unsorted = format_text(text)
     assert unsorted.index("% about b") < unsorted.index("@misc{B,") < unsorted.index("% about a")
     assert format_text(text, problems=None) == unsorted  # problems are only collected when asked for
+
+
+def test_check_loads_no_page_builder_or_formatter(tmp_path: Path) -> None:
+    """`evidencekb check` reads and checks; it never builds a page, so it never pays for
+    importing the page builders, the exports or the CSL formatter."""
+    import subprocess
+    import sys
+
+    from conftest import child_env
+
+    shutil.copytree(ROOTS / "claims", tmp_path / "site")
+    index = tmp_path / "site" / "docs" / "index.md"
+    index.write_text(index.read_text(encoding="utf-8") + "\nAs shown [@nosuchkey].\n", encoding="utf-8")
+    code = ("import sys\nimport evidencekb.cli as cli\n"
+            f"try:\n    cli.main(['check', '--root', {str(tmp_path / 'site')!r}])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('evidencekb.pages', 'evidencekb.exports', 'evidencekb.csl', 'evidencekb.figures',"
+            " 'citeproc') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env())
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert "unknown-citation" in out.stdout + out.stderr  # it did check the pages

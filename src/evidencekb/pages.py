@@ -13,7 +13,6 @@ engine does not rewrite links in raw HTML.
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import figures, grade, quotes
-from .bibliography import DESIGNS, Bibliography, Entry, ref_slug
+from .bibliography import DESIGNS, Bibliography, Entry
 from .checks import computed_outcomes
 from .claims import POPULATION_WORDS, TOPICS, Claim, EvidenceItem
 from .csl import Formatted, Formatter
@@ -30,6 +29,7 @@ from .render import author_short, identifier_links
 from .rob import RISK_LABELS, Judgement
 from .safe import Markup, block, escape, front_matter, json_script, markdown_html, slot, title_text
 from .screening import Log, flow, merge_flows
+from .urls import Urls
 
 __all__ = [
     "VERDICT_LABELS", "Urls", "Appraisal", "claim_header", "claim_footer", "reference_page", "bibliography_page",
@@ -64,47 +64,6 @@ def cite_token(key: str) -> Markup:
 
 
 # --- addresses ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Urls:
-    """Relative addresses between pages, as the engine writes them (slots hold final links)."""
-
-    directory_urls: bool = True
-    claims_dir: str = "claims"
-    article: str = "article.md"
-    #: Zensical resolves every relative link of a page, raw HTML included, from the page's
-    #: source file (``../article.md``); MkDocs leaves raw HTML alone, so it gets final addresses.
-    source_links: bool = False
-
-    def page(self, src: str) -> str:
-        """The address of a docs-relative source file, from the site root."""
-        stem = src[:-3] if src.endswith(".md") else src
-        if not self.directory_urls:
-            return stem + ".html"
-        if stem == "index" or stem.endswith("/index"):
-            return stem[: -len("index")]
-        return stem + "/"
-
-    def rel(self, from_src: str, to_src: str, anchor: str = "") -> str:
-        if self.source_links:
-            return posixpath.relpath(to_src, posixpath.dirname(from_src) or ".") + (f"#{anchor}" if anchor else "")
-        here = self.page(from_src)
-        base = posixpath.dirname(here.rstrip("/")) if not here.endswith("/") else here.rstrip("/")
-        target = self.page(to_src)
-        out = posixpath.relpath(target or ".", base or ".") if target else posixpath.relpath(".", base or ".")
-        if target.endswith("/") and not out.endswith("/"):
-            out += "/"
-        if out == "./":
-            out = "./"
-        return out + (f"#{anchor}" if anchor else "")
-
-    def claim(self, slug: str) -> str:
-        return f"{self.claims_dir}/{slug}.md"
-
-    @staticmethod
-    def reference(key: str) -> str:
-        return f"references/{ref_slug(key)}.md"
-
 
 # --- what pages need to know of the appraisal -------------------------------------------
 

@@ -12,14 +12,20 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import bibliography as bibmod
-from . import checks, exports, mcid, pages, quotes, rob, screening
+from . import checks, mcid, quotes, rob, screening
 from .citations import scan
 from .claims import Claim, load_claims, split_front_matter
 from .diagnostics import Diagnostic, Severity, diag
+from .urls import Urls
 from .yamlsafe import read_text
+
+# The page builders (pages, exports) are imported by the methods that build pages, so that
+# checking a project (`evidencekb check`) does not load them.
+if TYPE_CHECKING:
+    from . import pages
 
 __all__ = ["Options", "Project", "Site", "Formatters", "formatters", "PLACEHOLDER_BASE", "REFERENCE_PAGES"]
 
@@ -146,7 +152,7 @@ class Site:
         self.cache_dir: Path | None = None
         self._cited: dict[str, list[tuple[str, int, int]]] | None = None
         opts = project.options
-        self.urls = pages.Urls(project.directory_urls, opts.claims_dir.strip("/"), opts.article, source_links)
+        self.urls = Urls(project.directory_urls, opts.claims_dir.strip("/"), opts.article, source_links)
         self._formatters: Callable[[str], Any] | None = None
 
     # --- loading -------------------------------------------------------------------------
@@ -198,6 +204,7 @@ class Site:
 
     @property
     def appraisal(self) -> pages.Appraisal:
+        from . import pages
         return pages.Appraisal(self.rob, self.mcid, self.logs, self.reference_keys())
 
     # --- checks ---------------------------------------------------------------------------
@@ -308,6 +315,7 @@ class Site:
 
     def generated(self, formatter: Callable[[str], Any]) -> dict[str, str]:
         """The pages and files the site stage adds to the docs: docs-relative path -> text."""
+        from . import pages
         opts = self.project.options
         out: dict[str, str] = {}
         if not opts.generate_pages:
@@ -337,6 +345,7 @@ class Site:
     def _downloads(self, keys: list[str], stem: str, memo: Any) -> dict[str, str]:
         """The entries as BibTeX, CSL-JSON and RIS files; made again only when an entry changed
         (the key names every entry's hash, which a warm build reads without unpacking it)."""
+        from . import exports
         entries = self.bib.entries
         digest = (entries.digest if isinstance(entries, bibmod.LazyEntries) else lambda k: entries[k].digest)
         key = hashlib.sha256("\0".join([stem, *(f"{k}\1{digest(k)}" for k in keys)]).encode()).hexdigest()
@@ -350,6 +359,7 @@ class Site:
         return {str(k): str(v) for k, v in made.items()}
 
     def claims_json(self, formatter: Callable[[str], Any]) -> str:
+        from . import pages
         return pages.claims_json(self.claims, self.bib, formatter(self.project.options.style), self.appraisal,
                                  self.urls, self.base_url + "/")
 
@@ -374,6 +384,7 @@ class Site:
     def page_markdown(self, src: str, markdown: str, formatter: Callable[[str], Any]) -> str:
         """A docs page's Markdown as the site shows it: claim pages get their record around
         their discussion, the article its claim markers, the claims index its list."""
+        from . import pages
         claim = self.claim_for(src)
         if claim is not None:
             return (pages.claim_header(claim, self.bib, self.appraisal, self.urls, self._json_ld(claim),
@@ -398,6 +409,7 @@ class Site:
 
     def _handout(self, c: Claim, formatter: Callable[[str], Any]) -> Any:
         """The claim's printable client handout; its QR code and address need ``site_url``."""
+        from . import pages
         fmt = formatter(self.project.options.style)
         refs = [fmt.format(self.bib.entries[k]) for k in pages.key_evidence(c, self.bib)]
         url = (f"{self.base_url}/{self.urls.page(self.urls.claim(c.slug))}" if self.project.site_url else None)
@@ -414,6 +426,7 @@ class Site:
         return posixpath.relpath(target, here.rstrip("/") if here.endswith("/") else posixpath.dirname(here) or ".")
 
     def _cite_this(self, c: Claim, formatter: Callable[[str], Any]) -> str:
+        from . import exports, pages
         url = f"{self.base_url}/{self.urls.page(self.urls.claim(c.slug))}"
         entry = exports.page_entry(c, self.project.site_name, url)
         texts = {"AMA": formatter("american-medical-association").format(entry).text,
@@ -422,6 +435,7 @@ class Site:
         return pages.cite_this_block(texts, accessed=c.reviewed)
 
     def _json_ld(self, c: Claim) -> dict[str, Any]:
+        from . import exports, pages
         meta = self._article_meta()
         return exports.claim_review(
             c, url=f"{self.base_url}/{self.urls.page(self.urls.claim(c.slug))}",
