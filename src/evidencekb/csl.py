@@ -495,6 +495,57 @@ def _marks_to_text(text: str) -> str:
     return _MARKS.sub("", text)
 
 
+#: Answers to citeproc-py's XPath queries, by element and query (see _patch_citeproc_xpath);
+#: a style needs a few hundred.
+_XPATH_ANSWERS: dict[tuple[Any, str], list[Any]] = {}
+_XPATH_MAX = 50_000
+
+
+def _patch_citeproc_xpath() -> None:
+    """citeproc-py looks up macros, terms and ancestors in the style's XML tree with an XPath
+    query each time it needs one, and works out again whether a group calls a variable,
+    thousands of times per entry formatted. The style and locale trees never change once
+    read, so each answer is kept per element
+    (lxml gives one node the same Python element while it is referenced, as the cache
+    does). The cache is bounded: a process that reads many styles starts it afresh rather
+    than keep every tree it has seen. A citation item's reference is kept on the item. Idempotent."""
+    from citeproc import model
+    from citeproc.source import CitationItem
+
+    if getattr(model.CitationStylesElement, "_evidencekb_xpath", False):
+        return
+
+    def xpath_search(self: Any, expression: str) -> list[Any]:
+        hit = _XPATH_ANSWERS.get((self, expression))
+        if hit is None:
+            if len(_XPATH_ANSWERS) >= _XPATH_MAX:
+                _XPATH_ANSWERS.clear()
+            hit = _XPATH_ANSWERS[(self, expression)] = self.xpath(expression, namespaces=self.nsmap)
+        return list(hit)
+
+    def static(original: Any) -> Any:  # whether a style element renders a variable: the tree's, not the entry's
+        def calls_variable(self: Any) -> bool:
+            hit = _XPATH_ANSWERS.get((self, "calls_variable"))
+            if hit is None:
+                if len(_XPATH_ANSWERS) >= _XPATH_MAX:
+                    _XPATH_ANSWERS.clear()
+                hit = _XPATH_ANSWERS[(self, "calls_variable")] = [original(self)]
+            return bool(hit[0])
+        return calls_variable
+
+    def reference(self: Any) -> Any:  # an item's reference, looked up through three objects each time
+        ref = self.__dict__.get("_evidencekb_reference")
+        if ref is None:
+            ref = self.__dict__["_evidencekb_reference"] = self.bibliography.source[self.key]
+        return ref
+
+    CitationItem.reference = property(reference)
+    model.CitationStylesElement.xpath_search = xpath_search
+    model.Parent.calls_variable = static(model.Parent.calls_variable)
+    model.Text.calls_variable = static(model.Text.calls_variable)
+    model.CitationStylesElement._evidencekb_xpath = True
+
+
 def _patch_citeproc_case() -> None:
     """citeproc-py's text-case capitalizes "3rd" as "3Rd" and "graph-theoretic" as
     "Graph-theoretic", and changes braced words: use pandoc's citeproc algorithm
@@ -756,6 +807,7 @@ class Style:
         _patch_citeproc_substitute()
         _patch_citeproc_pages()
         _patch_citeproc_literal_dates()
+        _patch_citeproc_xpath()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return CitationStylesStyle(str(self.path), validate=False)
