@@ -69,16 +69,21 @@ def _pages(start: str, end: str) -> str:
 
 
 def parse_ris(text: str, source: str) -> list[Record]:
+    """RIS records; a line without a tag inside a record continues the field before it (an
+    abstract wrapped by the exporting program), outside one it is an error."""
     out: list[Record] = []
     cur: dict[str, list[str]] | None = None
-    start_line = 0
+    start_line, last = 0, "TY"
     for n, line in enumerate(text.splitlines(), 1):
         m = re.match(r"^([A-Z][A-Z0-9])  - ?(.*)$", line)
         if not m:
             if line.strip() and cur is None:
                 raise ImportError_(f"{source}:{n}: not an RIS line; RIS lines look like 'TY  - JOUR'.")
+            if line.strip() and cur is not None:
+                cur[last][-1] = (cur[last][-1] + " " + line.strip()).strip()
             continue
         tag, value = m.group(1), m.group(2).strip()
+        last = tag
         if tag == "TY":
             cur, start_line = {"TY": [value]}, n
         elif cur is None:
