@@ -324,3 +324,109 @@ def test_an_import_that_would_not_load_is_refused_whole() -> None:
 def test_fetch_refuses_what_is_not_a_doi_before_asking(doi: str) -> None:
     with pytest.raises(ImportError_, match=r"is not a DOI; a DOI looks like 10\.1234/abc"):
         fetch_doi(doi, resolver="http://127.0.0.1:9/")
+
+
+def test_names_are_tidied_and_a_name_holding_and_in_any_case_is_braced() -> None:
+    (rec,) = parse_ris("TY  - JOUR\nAU  - \nAU  - Smith,   John\nAU  - Marks AND Spencer\nER  -\n", "n.ris")
+    assert rec.fields["author"] == "Smith, John and {Marks AND Spencer}"  # an empty name skipped, not the end
+
+
+@pytest.mark.parametrize("written", ["10.1/x", "doi:10.1/x", "DOI: 10.1/x", "https://doi.org/10.1/x",
+                                     "HTTPS://DX.DOI.ORG/10.1/x", "http://dx.doi.org/10.1/x"])
+def test_a_doi_loses_its_resolver_prefix_in_any_case(written: str) -> None:
+    (rec,) = parse_ris(f"TY  - JOUR\nDO  - {written}\nER  -\n", "d.ris")
+    assert rec.fields["doi"] == "10.1/x"
+
+
+def test_medline_continuation_joins_the_last_field_and_absent_fields_stay_absent() -> None:
+    (rec,) = parse_nbib("AU  - Solo A\nTI  - Short\nAB  - First half\n      second half\n", "c.nbib")
+    assert rec.fields == {"author": "Solo A", "title": "Short", "abstract": "First half second half"}
+    (rec,) = parse_nbib("\nAU  - Solo A\n", "c.nbib")
+    assert (rec.fields, rec.source) == ({"author": "Solo A"}, "c.nbib:2")
+
+
+def test_csl_json_dates_and_names_at_their_edges() -> None:
+    items = [{"title": "a", "issued": {"raw": 1999}}, {"title": "b", "issued": {"raw": "Spring"}},
+             {"title": "c", "author": [{"family": "Xu"}, {"given": "Ann", "family": "Xiong"}]}]
+    a, b, c = parse_csl_json(json.dumps(items), "e.json")
+    assert a.fields == {"title": "a"} and b.fields == {"title": "b"}  # no year made up from what is not one
+    assert c.fields["author"] == "Xu and Xiong, Ann"
+
+
+def test_read_file_names_the_file_in_every_record_and_skips_leading_blank_lines(tmp_path: Path) -> None:
+    files = {"a.ris": "\nTY  - JOUR\nTI  - R\nER  -\n", "a.nbib": "\nTI  - N\n", "a.json": '[{"title": "J"}]',
+             "a.bib": "\n@misc{k, title = {B}}"}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        (rec,) = read_file(tmp_path / name)
+        assert rec.source.startswith(f"{tmp_path / name}:") or rec.source.startswith(f"{tmp_path / name}: item"), rec.source
+
+
+@pytest.mark.parametrize(("author", "key"), [
+    ("John Fairclough and Koji Hayashi", "fairclough2020"),  # the first name of the list, written given-first
+    ("{WHO} Collaborating Group", "group2020"),  # braces around part of a name: a person's name still
+    ("王, 小明", "anon2020"),  # no letter with an ASCII form
+])
+def test_house_keys_from_the_first_author(author: str, key: str) -> None:
+    assert house_key(Record("article", {"author": author, "year": "2020"})) == key
+
+
+def test_escaping_puts_white_space_on_one_line() -> None:
+    (rec,) = parse_csl_json('[{"title": "A\\n   title\\twith  breaks", "key": 1}]', "w.json")
+    rec.key = "w"
+    assert "title = {A title with breaks}" in to_bibtex([rec])
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("@article{a, title={T}}\n@article{a, title={U}}", "bib-duplicate-key"),
+    ("@article{a, title={T}, title={U}}", "bib-duplicate-field"),
+    ("@article{a, title={T}, journal=nosuchmacro}", "bib-unknown-string"),
+    ("@article{a`b, title={T}}", "bib-bad-key"),
+    ("@article{a, title={T}, doi={nonsense}}", "bib-bad-identifier"),
+    ("@article{a, title={T}, year={3020}}", "bib-bad-year"),
+    ("@article{a, title={T}\n@article{b, title={U}}", "bib-syntax"),
+])
+def test_every_kind_of_broken_import_is_refused(text: str, problem: str) -> None:
+    from evidencekb.bibliography import lint
+
+    bib = load_text([("import", text)])
+    assert problem in {d.code for d in bib.diagnostics + lint(bib)}  # the case shows the problem it names
+    with pytest.raises(ImportError_, match="would not load cleanly"):
+        check_records(text, [Record("article", {}, key="a")] * max(1, len(bib.entries)))
+
+
+def test_a_lost_entry_is_named_as_such() -> None:
+    good = [Record("article", {"title": "T", "year": "2001"}, key="a2001")]
+    with pytest.raises(ImportError_) as exc:
+        check_records(to_bibtex(good), [*good, Record("article", {}, key="c")])
+    assert str(exc.value) == "the imported references would not load cleanly (an entry was lost); nothing was added."
+
+
+def test_fetch_asks_the_resolver_for_bibtex_with_the_doi_alone() -> None:
+    import http.server
+    import threading
+
+    asked: list[tuple[str, str | None]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append((self.path, self.headers.get("Accept")))
+            body = b"@article{X, title={Fetched}, year={2022}}" if self.path == "/10.5555/xyz" else b"<html>not bibtex</html>"
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        resolver = f"http://127.0.0.1:{server.server_address[1]}"
+        assert "Fetched" in fetch_doi("  https://doi.org/10.5555/xyz ", resolver=resolver)
+        assert "Fetched" in fetch_doi("http://dx.doi.org/10.5555/xyz", resolver=resolver + "/")
+        with pytest.raises(ImportError_, match=r"did not return BibTeX for 10\.5555/other"):
+            fetch_doi("10.5555/other", resolver=resolver)
+    finally:
+        server.shutdown()
+    assert asked[0] == ("/10.5555/xyz", "application/x-bibtex") and asked[1][0] == "/10.5555/xyz"

@@ -36,7 +36,7 @@ CODES: dict[str, tuple[Severity, str]] = {
     "uncited-entry": (Severity.WARNING, "No page cites this entry."),
     "bib-doi-prefix": (Severity.WARNING, "A DOI is written with a resolver prefix (https://doi.org/, doi:); write the bare DOI."),
     "bib-unknown-parent": (Severity.WARNING, "An entry's crossref or xdata names an entry that no .bib file defines."),
-    "bib-bad-key": (Severity.ERROR, "A citation key has characters BibTeX or pandoc do not allow in keys (a slash, a backtick, white space, ...)."),
+    "bib-bad-key": (Severity.ERROR, "A citation key has characters BibTeX or pandoc do not allow in keys (a backtick, a quote, white space, ...)."),
     "claim-invalid": (Severity.ERROR, "A claim record has an unknown field, a wrong type or a value outside its vocabulary."),
     "claim-unknown-ref": (Severity.ERROR, "A claim's evidence names a reference key that no .bib file defines."),
     "claim-misquote": (Severity.ERROR, "A claim's quote does not occur in the article, or the article is missing."),
