@@ -395,3 +395,54 @@ def test_fmt_keeps_string_preamble_and_comment_blocks_byte_for_byte() -> None:
     blocks = ['@String{j-X = "X"}', '@PREAMBLE{ "\\newcommand{\\noop}[1]{}" }', "@Comment{ keep  me }"]
     out = format_text("\n".join(blocks) + "\n@article{a, journal=j-X, title={T}}\n")
     assert all(b in out for b in blocks) and "journal = j-X," in out
+
+
+@pytest.mark.parametrize(("value", "text", "html"), [
+    ("{unbalanced title", "unbalanced title", "unbalanced title"),
+    ("closed} here", "closed here", "closed here"),
+    ("}{", "", ""),
+    ("a {b} c} d {e", "a b c d e", "a b c d e"),  # only the unmatched braces go
+    ("costs $5", "costs $5", "costs $5"),  # a lone dollar is a dollar
+    ("$x$ and $y", "x and $y", "<i>x</i> and $y"),  # the math that closes is math, the last lone one a dollar
+    (r"\{ escaped {open", "{ escaped open", "{ escaped open"),  # an escaped brace is no brace to match
+    (r'{\"o}ber {x', "öber x", "öber x"),
+])
+def test_broken_latex_is_read_leniently_keeping_every_word(value: str, text: str, html: str) -> None:
+    assert latex.check(value) is not None  # each is broken: the lint says so
+    assert latex.decode(value) == text
+    assert latex.to_html(latex.parse(value)) == html
+
+
+def test_a_trailing_backslash_is_dropped_not_the_words_before_it() -> None:
+    assert latex.decode("ends with \\").strip() == "ends with"
+
+
+@pytest.mark.parametrize(("value", "text", "html"), [
+    (r"$2^{n+1}$", "2n + 1", "2<sup><i>n</i> + 1</sup>"),  # an operator inside a superscript stays in it
+    (r"$x_{i,j}$", "xi, j", "<i>x</i><sub><i>i</i>, <i>j</i></sub>"),
+    (r"\textsuperscript{$\times$}", "×", "<sup>×</sup>"),  # an operator alone keeps the style around it
+    (r"$10^{-3}$", "10−3", "10<sup>−3</sup>"),  # a minus that starts an exponent is a sign
+    (r"$(-x)$", "(−x)", "(−<i>x</i>)"),
+    (r"$a, -b$", "a, −b", "<i>a</i>, −<i>b</i>"),
+    (r"$a = -b$", "a = −b", "<i>a</i> = −<i>b</i>"),  # a sign after a relation, not a second operator
+    (r"$--x$", "−−x", "−−<i>x</i>"),
+    (r"$a-b$", "a − b", "<i>a</i> − <i>b</i>"),  # between two terms: an operator, spaced
+    (r"\foo{ab {c} d}", "ab c d", "ab c d"),  # an unknown command keeps its argument whole
+    ('He said "x" & <b>', 'He said "x" & <b>', 'He said "x" &amp; &lt;b&gt;'),  # text escaped, quotes need not be
+])
+def test_math_and_commands_in_text_and_html(value: str, text: str, html: str) -> None:
+    assert latex.decode(value) == text
+    assert latex.to_html(latex.parse(value)) == html
+
+
+def test_math_keeps_its_case_in_a_sentence_cased_title() -> None:
+    from evidencekb.csl import to_plain_csl
+
+    bib = load_text([("t.bib", r"@article{t, title={Bound on $N$ Nodes and $\Delta$ Graphs, $X, Y$}, langid={english}}")])
+    assert to_plain_csl(bib["t"])["title"] == "Bound on N nodes and Δ graphs, X, Y"
+
+
+def test_the_latex_lint_quotes_sixty_characters_of_the_value() -> None:
+    assert latex.check("{" + "a" * 100) == f"unbalanced braces in {'{' + 'a' * 59!r}"
+    assert latex.check("$" + "b" * 100) == f"unclosed $ in {'$' + 'b' * 59!r}"
+    assert latex.check("c" * 100 + "}") == f"unbalanced braces in {'c' * 60!r}"
