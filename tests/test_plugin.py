@@ -39,7 +39,9 @@ def test_bib_errors_are_reported_with_file_and_line(tmp_path: Path) -> None:
     assert dup and dup[0].startswith("evidencekb: references/sample.bib:26:1: bib-duplicate-key:")
 
 
-def test_properdocs_builds_the_same_site(tmp_path: Path) -> None:
+def test_properdocs_builds_numbered_citations_and_their_list(tmp_path: Path) -> None:
+    """The plugin runs under ProperDocs (its pages are compared with MkDocs's and Zensical's
+    in test_engines.py)."""
     need(shutil.which("properdocs") is not None or _has_module("properdocs"), "ProperDocs is not installed")
     work = tmp_path / "basic"
     shutil.copytree(ROOTS / "basic", work)
