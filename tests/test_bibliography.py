@@ -446,3 +446,27 @@ def test_the_latex_lint_quotes_sixty_characters_of_the_value() -> None:
     assert latex.check("{" + "a" * 100) == f"unbalanced braces in {'{' + 'a' * 59!r}"
     assert latex.check("$" + "b" * 100) == f"unclosed $ in {'$' + 'b' * 59!r}"
     assert latex.check("c" * 100 + "}") == f"unbalanced braces in {'c' * 60!r}"
+
+
+@pytest.mark.parametrize(("value", "text", "html"), [
+    (r"\textbf{$a+b$}", "a + b", "<b><i>a</i> + <i>b</i></b>"),  # math inside a style keeps it, operators too
+    (r"\textbf{$x, y$}", "x, y", "<b><i>x</i>, <i>y</i></b>"),
+    (r"\textbf{$\log n$}", "log n", "<b>log <i>n</i></b>"),  # a named operator, upright, then a space
+    (r"$\log{n}$", "log n", "log <i>n</i>"),
+    (r"$\log   n$", "log n", "log <i>n</i>"),
+    (r"$\sqrt{n}$", "√n", "√<i>n</i>"),
+    (r"$\sqrt n$", "√n", "√<i>n</i>"),
+    (r"$\sqrt{n+1}$", "√(n + 1)", "√(<i>n</i> + 1)"),  # more than one symbol under the root: bracketed
+    (r"$\sqrt{a{b}}$", "√(ab)", "√(<i>a</i><i>b</i>)"),
+    (r"\textbf{$\times$}", "×", "<b>×</b>"),
+])
+def test_math_inside_styles_operators_and_roots(value: str, text: str, html: str) -> None:
+    assert latex.decode(value) == text
+    assert latex.to_html(latex.parse(value)) == html
+
+
+def test_math_variables_keep_their_case_as_braced_text_does() -> None:
+    from evidencekb.csl import to_plain_csl
+
+    bib = load_text([("t.bib", r"@article{t, title={On $Nm$ Bounds and $\log N$ Time}, langid={english}}")])
+    assert to_plain_csl(bib["t"])["title"] == "On Nm bounds and log N time"

@@ -266,27 +266,28 @@ class _Parser:
 
 def _math(src: str, style: frozenset[str]) -> list[Span]:
     """TeX math as texmath prints it in text: symbols in Unicode, operators and relations spaced,
-    a comma followed by a space, ``^`` and ``_`` as superscript and subscript, variables in italics."""
+    a comma followed by a space, ``^`` and ``_`` as superscript and subscript, variables in italics.
+    (Math keeps its case: the caller marks every span it returns protected.)"""
     out: list[Span] = []
 
     def put(text: str) -> None:
         if text in _MATH_SPACED or text == ",":
             prev = "".join(sp.text for sp in out).rstrip()
             if text == ",":
-                out.append(Span(", ", True, style))
+                out.append(Span(", ", style=style))
                 return
             shown = "\u2212" if text == "-" else text
             if src.strip().lstrip("\\").strip() in (text, *(k for k, v in _MATH.items() if v == text)):
-                out.append(Span(shown, True, style))  # the operator alone: 3$\\times$3 reads 3×3
+                out.append(Span(shown, style=style))  # the operator alone: 3$\\times$3 reads 3×3
                 return
             if text in _MATH_UNARY and (not prev or prev[-1] in "([{," or prev[-1] in _MATH_SPACED or prev[-1] == "\u2212"):
-                out.append(Span(shown, True, style))
+                out.append(Span(shown, style=style))
             else:
-                out.append(Span(f" {shown} ", True, style))
+                out.append(Span(f" {shown} ", style=style))
             return
         # a variable (a letter) in italics, each on its own, as TeX sets it and texmath prints
         # it ($nm$ is <i>n</i><i>m</i>); digits and operators stay upright
-        out.append(Span(text, True, style | {VAR} if len(text) == 1 and text.isalpha() else style))
+        out.append(Span(text, style=style | {VAR} if len(text) == 1 and text.isalpha() else style))
 
     i = 0
     while i < len(src):
@@ -294,15 +295,13 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
         if c == "\\":
             m = _CMD.match(src, i)
             if m is None:  # a lone backslash at the end: kept as it is
-                out.append(Span("\\", True, style))
+                out.append(Span("\\", style=style))
                 i += 1
                 continue
             name = m.group(1)
             if name in _OPERATORS:  # \log p: the operator, then a space (TeX's thin space)
-                out.append(Span(name + " ", True, style))
+                out.append(Span(name + " ", style=style))  # (the spaces after it are skipped as all are in math)
                 i = m.end()
-                while i < len(src) and src[i] == " ":
-                    i += 1
                 continue
             i = m.end()
             if name == "sqrt":  # \sqrt{n}: √n, or √(n + 1) for more than one symbol
@@ -315,8 +314,12 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
                             break
                         j += 1
                     inner, i = src[i + 1 : j], j + 1
-                body = "".join(sp.text for sp in _math(inner, style))
-                out.append(Span("√" + (body if len(body) <= 1 else f"({body})"), True, style))
+                body = _math(inner, style)
+                alone = len("".join(sp.text for sp in body)) <= 1
+                out.append(Span("√" if alone else "√(", style=style))
+                out.extend(body)  # its variables in italics, as everywhere in math
+                if not alone:
+                    out.append(Span(")", style=style))
                 continue
             put(_MATH.get(name, name))
         elif c in "^_":
@@ -336,7 +339,7 @@ def _math(src: str, style: frozenset[str]) -> list[Span]:
                 inner, i = m.group(0), m.end()
             else:
                 inner, i = src[i : i + 1], i + 1
-            out.extend(Span(sp.text, True, sp.style | {tag}) for sp in _math(inner, style))
+            out.extend(Span(sp.text, style=sp.style | {tag}) for sp in _math(inner, style))
         elif c in "{}" or c.isspace():  # grouping, and spaces, which TeX ignores in math
             i += 1
         else:
