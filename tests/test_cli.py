@@ -423,3 +423,47 @@ def test_check_loads_no_page_builder_or_formatter(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env())
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert "unknown-citation" in out.stdout + out.stderr  # it did check the pages
+
+
+def test_a_termination_signal_while_writing_leaves_the_file_and_no_temporary(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM or SIGHUP in the middle of a write (an editor or CI stopping `fmt`): the old text
+    stays whole, the temporary file goes, and the program's own handlers are back afterwards."""
+    import os
+    import signal
+
+    from evidencekb import bibfmt
+
+    target = tmp_path / "lib.bib"
+    target.write_text("old", encoding="utf-8")
+    mine = signal.getsignal(signal.SIGTERM)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+        monkeypatch.setattr(os, "fsync", lambda fd, sig=sig: os.kill(os.getpid(), sig))
+        with pytest.raises(KeyboardInterrupt):
+            bibfmt.write_atomic(target, "new")
+        assert target.read_text(encoding="utf-8") == "old"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.bib"]
+        assert {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)} == before
+    monkeypatch.undo()
+    bibfmt.write_atomic(target, "new")
+    assert target.read_text(encoding="utf-8") == "new" and signal.getsignal(signal.SIGTERM) == mine
+
+
+def test_the_temporary_file_sits_beside_its_target_named_for_it_and_this_process(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import re
+
+    from evidencekb import bibfmt
+
+    seen: list[str] = []
+    real_replace = os.replace
+
+    def spy(src: str, dst: object) -> None:
+        seen.append(str(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    bibfmt.write_atomic(tmp_path / "lib.bib", "x")
+    tmp = Path(seen[0])
+    assert tmp.parent == tmp_path
+    assert re.fullmatch(rf"\.lib\.bib{re.escape(bibfmt._TMP_TAG)}{os.getpid()}-.+\.tmp", tmp.name), tmp.name
