@@ -108,3 +108,18 @@ def test_golden_files_are_current() -> None:
             fragments = make_golden.entry_fragments(files(), style)
             assert {k: make_golden.to_text(v) for k, v in fragments.items()} == committed[style]
             assert {k: make_golden.markup(v) for k, v in fragments.items()} == committed_html[style]
+
+
+def test_the_style_lookup_cache_is_bounded_and_changes_no_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """citeproc-py's style lookups are kept (csl._patch_citeproc_xpath); with room for only a
+    handful the cache starts afresh again and again, and every entry still reads the same."""
+    from evidencekb import csl
+
+    bib = load([ROOT / "tests" / "tricky" / "tricky.bib", ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    unbounded = Formatter(csl.Style("apa"))
+    expected = {key: unbounded.format(e) for key, e in bib.entries.items() if e.type != "xdata"}
+    monkeypatch.setattr(csl, "_XPATH_MAX", 5)
+    bounded = Formatter(csl.Style("apa"))  # a style read afresh: a new tree, nothing cached for it
+    for key, out in expected.items():
+        assert bounded.format(bib[key]) == out, key
+        assert len(csl._XPATH_ANSWERS) <= 5
