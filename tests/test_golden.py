@@ -123,3 +123,37 @@ def test_the_style_lookup_cache_is_bounded_and_changes_no_output(monkeypatch: py
     for key, out in expected.items():
         assert bounded.format(bib[key]) == out, key
         assert len(csl._XPATH_ANSWERS) <= 5
+
+
+@pytest.mark.parametrize(("name", "numeric", "superscript", "prefix", "suffix", "delimiter", "title"), [
+    ("american-medical-association", True, True, "", "", ",", "AMA Manual of Style 11th edition"),
+    ("apa", False, False, "(", ")", "; ", "APA Style 7th edition"),
+    ("nlm-citation-sequence", True, False, "(", ")", ",", "NLM/Vancouver: Citing Medicine 2nd edition (citation-sequence)"),
+])
+def test_a_style_is_read_for_its_in_text_form(name: str, numeric: bool, superscript: bool, prefix: str, suffix: str,
+                                               delimiter: str, title: str) -> None:
+    from evidencekb import csl
+
+    s = csl.Style(name)
+    assert (s.name, s.numeric, s.superscript, s.prefix, s.suffix, s.delimiter, s.title, s.punctuation_in_quote) == \
+        (name, numeric, superscript, prefix, suffix, delimiter, title, True)
+
+
+def test_a_style_file_of_ones_own_with_few_attributes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from evidencekb import csl
+
+    path = tmp_path / "mine.csl"
+    path.write_text('<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl" class="in-text" '
+                    'version="1.0" default-locale="en-GB"><info><title/><category citation-format="label"/></info>'
+                    '<citation><layout><text variable="citation-number"/></layout></citation>'
+                    '<bibliography><layout><text variable="title"/></layout></bibliography></style>', encoding="utf-8")
+    s = csl.Style(str(path))
+    # No title: the name it was given; British English: full stops stay outside quotes; a
+    # label style counts as numeric; a layout with no affixes: round brackets and commas.
+    assert (s.title, s.punctuation_in_quote, s.numeric, s.superscript, s.prefix, s.suffix, s.delimiter) == \
+        (str(path), False, True, False, "(", ")", ",")
+    sup = tmp_path / "sup.csl"
+    sup.write_text(path.read_text(encoding="utf-8").replace("<layout>", '<layout vertical-align="sup">', 1)
+                   .replace(' default-locale="en-GB"', ""), encoding="utf-8")
+    s = csl.Style(str(sup))
+    assert (s.superscript, s.prefix, s.suffix, s.punctuation_in_quote) == (True, "", "", True)
