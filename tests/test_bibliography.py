@@ -470,3 +470,43 @@ def test_math_variables_keep_their_case_as_braced_text_does() -> None:
 
     bib = load_text([("t.bib", r"@article{t, title={On $Nm$ Bounds and $\log N$ Time}, langid={english}}")])
     assert to_plain_csl(bib["t"])["title"] == "On Nm bounds and log N time"
+
+
+def test_a_block_that_does_not_parse_is_reported_with_the_parsers_reason() -> None:
+    bib = load_text([("x.bib", "@article{a, title={T}}\n@article{broken, title = {unclosed, year=2000\n\n@misc{c, title={C}}\n")])
+    (d,) = [d for d in bib.diagnostics if d.code == "bib-syntax"]
+    assert (d.path, d.line, d.col) == ("x.bib", 2, 1)
+    assert d.message == ("cannot parse block '@article{broken, title = {unclosed, year=2000': Unexpected block start: "
+                         "`@misc`. Was still looking for field-value closing `}`. Check for a missing comma, brace "
+                         "or quote.")
+    assert set(bib.entries) == {"a", "c"}  # the entries around it are read
+
+
+def test_a_missing_parent_is_named_with_its_link_at_the_line_of_that_field() -> None:
+    from evidencekb.bibliography import lint
+
+    bib = load_text([("p.bib", "@article{c,\n  title={C},\n  crossref={nowhere},\n  xdata={nothere},\n}\n")])
+    found = [(d.line, d.col, d.message) for d in bib.diagnostics + lint(bib) if d.code == "bib-unknown-parent"]
+    assert sorted(found) == [
+        (3, 1, "'c' names crossref 'nowhere', which no .bib file defines; the fields it would give are missing. "
+               "Add that entry, or correct the key."),
+        (4, 1, "'c' names xdata 'nothere', which no .bib file defines; the fields it would give are missing. "
+               "Add that entry, or correct the key."),
+    ]
+
+
+def test_an_entrys_fields_as_html_and_their_lines() -> None:
+    bib = load_text([("y.bib", "@article{q,\n  title={A \\emph{x} <b> & c},\n  url={http://x.org/?a=1&b=<2>},\n}")])
+    e = bib.entries["q"]
+    assert e.html("title") == "A <i>x</i> &lt;b&gt; &amp; c"  # LaTeX read, then escaped
+    assert e.html("url") == "http://x.org/?a=1&amp;b=&lt;2&gt;"  # a web address is not LaTeX: escaped as it is
+    assert e.html("note") == "" and e.spans("note") == []
+    assert (e.line_of("title"), e.line_of("url"), e.line_of("note")) == (2, 3, 1)  # a missing field: the entry's line
+
+
+@pytest.mark.parametrize(("key", "slug"), [("Smith2020", "Smith2020"), ("x.y-z_1", "x.y-z_1"), ("a/b", "a_2fb"),
+                                           (".x", "_2ex"), ("a.x", "a.x"), ("ü", "_fc"), ("a b", "a_20b")])
+def test_a_reference_page_name_spells_out_what_a_file_name_cannot_hold(key: str, slug: str) -> None:
+    from evidencekb.bibliography import ref_slug
+
+    assert ref_slug(key) == slug
