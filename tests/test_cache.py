@@ -200,3 +200,32 @@ def test_entries_are_read_where_os_has_no_pread(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delattr(os, "pread")
     assert lazy["zed2019"].fields["title"] == "Last but not least"
     assert lazy["alpha2020"].fields["pmid"] == "12345"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda s: s.pop("keys"), "cannot be read ('keys')"),
+    (lambda s: s.update(keys="alpha2020"), "cannot be read (a list was expected)"),
+    (lambda s: s.update(offsets=[0, True, 2]), "cannot be read (whole numbers were expected)"),
+    (lambda s: s.update(lines=["1", "2"]), "cannot be read (whole numbers were expected)"),
+    (lambda s: s.update(digests="zz"), "cannot be read"),
+    (lambda s: s.update(offsets=[-1, 0, 0]), "cannot be read"),
+    (lambda s: s.update(offsets=s["offsets"][:-1]), "is inconsistent"),
+    (lambda s: s.update(digests=s["digests"][:-2]), "is inconsistent"),
+    (lambda s: s.update(sums=s["sums"][:-2]), "is inconsistent"),
+    (lambda s: s.update(lines=s["lines"][:-1]), "is inconsistent"),
+    (lambda s: s.update(path_ids=s["path_ids"][:-1]), "is inconsistent"),
+    (lambda s: s.update(path_ids=[5] * len(s["path_ids"])), "is inconsistent"),
+    (lambda s: s.update(file="../x.blobs"), "is inconsistent"),
+    (lambda s: s.update(file="gone.blobs"), "gone.blobs: No such file or directory"),
+    (lambda s: s.update(offsets=[*s["offsets"][:-1], s["offsets"][-1] + 1]), "do not match their index"),
+])
+def test_a_damaged_index_is_refused_with_its_reason(tmp_path: Path, change: object, reason: str) -> None:
+    """A cache index that does not agree with itself or its file is a clean miss (CacheDamaged,
+    and the build parses the library again), never a wrong entry."""
+    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", BIB)]).entries, tmp_path / "x.blobs")
+    state = json.loads(json.dumps(lazy.state()))
+    change(state)  # type: ignore[operator]
+    with pytest.raises(bibmod.CacheDamaged) as exc:
+        bibmod.LazyEntries.from_state(state, tmp_path)
+    assert reason in str(exc.value)
+    assert bibmod.LazyEntries.from_state(json.loads(json.dumps(lazy.state())), tmp_path)["zed2019"].year == "2019"
