@@ -301,3 +301,43 @@ def test_cards_are_made_once_per_entry_and_again_when_the_entry_changes() -> Non
     changed = load_text([("t.bib", BIB.replace("year = {2019}", "year = {2018}"))]).entries["zed2019"]
     lib.entries["zed2019"] = changed  # the same key, other content: a new card
     assert cards["zed2019"].year == "2018" and made == ["zed2019", "zed2019"]
+
+
+EXTRA = BIB + "@misc{anon2020, title = {Only a title}, year = {2020}}\n" \
+              "@article{two2018, author={Smith, A and Jones, B}, title={T}, journal={J}, year={2018}}\n"
+
+
+def _shown(text: str, style: str) -> str:
+    """The page's text before its reference list, tags removed."""
+    ctx = CitationContext(load_text([("t.bib", EXTRA)]), style)
+    md = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": ctx}})
+    html = md.convert(text)
+    return re.sub(r"<[^>]+>", "", html.split("<h2")[0]).strip()
+
+
+@pytest.mark.parametrize(("text", "style", "shown"), [
+    ("[@alpha2020, pp. 33-35]", "apa", "(Alpha et al., 2020, pp. 33–35)"),  # a page range gets an en dash
+    ("[@alpha2020, pp. 33-35]", "american-medical-association", "1(pp33-35)"),  # AMA's superscript keeps the hyphen
+    ("[@alpha2020, verse 3]", "apa", "(Alpha et al., 2020, v. 3)"),
+    ("[@alpha2020, col. 2]", "apa", "(Alpha et al., 2020, col. 2)"),  # a label with no short form: as written
+    ("[@anon2020]", "apa", "(Only a title, 2020)"),  # no author: the title stands in
+    ("@anon2020 says", "apa", "Only a title (2020) says"),
+    ("@two2018 says [@two2018]", "apa", "Smith and Jones (2018) says (Smith &amp; Jones, 2018)"),  # 'and' in the text
+    ("[see @alpha2020; @zed2019; @mid2021]", "vancouver", "(see 1,2,3)"),  # a prefix: no range
+    ("[@alpha2020; @zed2019; @mid2021] [@alpha2020, p. 3]", "vancouver", "(1–3) (1, p. 3)"),
+])
+def test_in_text_forms_at_their_edges(text: str, style: str, shown: str) -> None:
+    assert _shown(text, style) == shown
+
+
+def test_a_cluster_renders_without_links_and_without_a_card_cache() -> None:
+    from evidencekb.citations import scan
+    from evidencekb.csl import Formatter, get_style
+    from evidencekb.render import PageCitations, render_cluster
+
+    bib = load_text([("t.bib", EXTRA)])
+    (cluster,) = scan("[@two2018, p. 4; @nosuch]")
+    linked = render_cluster(cluster, "cite-1", bib.entries, PageCitations(), get_style("apa"), Formatter("apa"))
+    plain = render_cluster(cluster, "cite-1", bib.entries, PageCitations(), get_style("apa"), Formatter("apa"), links=False)
+    assert 'href="#ref-two2018"' in linked and "<a" not in plain
+    assert re.sub(r"<[^>]+>", "", linked) == re.sub(r"<[^>]+>", "", plain) == "(Smith &amp; Jones, 2018, p. 4) [?nosuch]"
