@@ -467,3 +467,44 @@ def test_the_temporary_file_sits_beside_its_target_named_for_it_and_this_process
     tmp = Path(seen[0])
     assert tmp.parent == tmp_path
     assert re.fullmatch(rf"\.lib\.bib{re.escape(bibfmt._TMP_TAG)}{os.getpid()}-.+\.tmp", tmp.name), tmp.name
+
+
+def test_write_atomic_from_a_worker_thread_leaves_signals_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import threading
+
+    from evidencekb.bibfmt import write_atomic
+
+    target = tmp_path / "t.bib"
+    errors: list[BaseException] = []
+    before = signal.getsignal(signal.SIGTERM)
+
+    def work() -> None:
+        try:
+            write_atomic(target, "from a thread")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert errors == [] and target.read_text(encoding="utf-8") == "from a thread"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_temporary_file_of_a_process_we_may_not_signal_is_kept(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A process of another user answers 'permission denied': it is alive, and its file is kept."""
+    import os
+
+    from evidencekb import bibfmt
+
+    target = tmp_path / "lib.bib"
+    other = tmp_path / f".lib.bib{bibfmt._TMP_TAG}4242-abc.tmp"
+    other.write_text("half", encoding="utf-8")
+
+    def kill(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", kill)
+    bibfmt.write_atomic(target, "x")
+    assert other.exists() and target.read_text(encoding="utf-8") == "x"

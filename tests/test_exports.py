@@ -96,3 +96,8 @@ def test_private_use_characters_in_data_never_become_markup() -> None:
     out = Formatter("apa").format(STYLED.entries["s"])
     assert "<i>in vivo</i>" in out.html and "<sup><i>α</i></sup>" in out.html and "H<sub>2</sub>O" in out.html
     assert "in vivo" in out.text and "\ue000" not in out.text + out.html
+
+
+def test_bibtex_export_is_one_entry_after_another_with_a_blank_line_between() -> None:
+    lib = load_text([("b.bib", "@misc{a, title={A}}\n@misc{b, title={B}, year={2001}}")])
+    assert to_bibtex(lib.entries.values()) == "@misc{a,\n  title = {A},\n}\n\n@misc{b,\n  title = {B},\n  year = {2001},\n}\n"
