@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT, need, pandoc
 from pandoc_notes import CASES, EXPLAINED, INTENDED, corrected
 
-from evidencekb.bibliography import find_bib_files, load
+from evidencekb.bibliography import find_bib_files, load, load_text
 from evidencekb.csl import Formatter
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -157,3 +157,39 @@ def test_a_style_file_of_ones_own_with_few_attributes(tmp_path) -> None:  # type
                    .replace(' default-locale="en-GB"', ""), encoding="utf-8")
     s = csl.Style(str(sup))
     assert (s.superscript, s.prefix, s.suffix, s.punctuation_in_quote) == (True, "", "", True)
+
+
+@pytest.mark.parametrize(("name", "file"), [
+    ("ama", "american-medical-association.csl"), ("american-medical-association", "american-medical-association.csl"),
+    ("apa", "apa.csl"), ("vancouver", "nlm-citation-sequence.csl"), ("nlm-citation-sequence", "nlm-citation-sequence.csl"),
+    ("chicago-author-date", "chicago-author-date.csl"),  # any style the CSL repository ships, by its id
+])
+def test_a_style_name_resolves_to_its_file(name: str, file: str) -> None:
+    from evidencekb import csl
+
+    path = csl.style_path(name)
+    assert path.name == file and path.exists()
+
+
+def test_a_style_file_is_used_as_given_and_an_unknown_style_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from evidencekb import csl
+
+    mine = tmp_path / "mine.csl"
+    mine.write_text(csl.style_path("apa").read_text(encoding="utf-8"), encoding="utf-8")
+    assert csl.style_path(str(mine)) == mine
+    for name in ("no-such-style", str(tmp_path / "missing.csl")):
+        with pytest.raises(csl.StyleError) as exc:
+            csl.style_path(name)
+        assert str(exc.value) == (f"unknown CSL style '{name}'; use one of ama, american-medical-association, apa, "
+                                  "nlm-citation-sequence, vancouver or a path to a .csl file")
+
+
+@pytest.mark.parametrize(("n", "ordinal"), [("1", "1st"), ("2", "2nd"), ("3", "3rd"), ("4", "4th"), ("10", "10th"),
+                                            ("11", "11th"), ("12", "12th"), ("13", "13th"), ("20", "20th"), ("21", "21st"),
+                                            ("22", "22nd"), ("23", "23rd"), ("101", "101st"), ("111", "111th"),
+                                            ("112", "112th")])
+def test_a_numbered_series_is_printed_as_an_ordinal(n: str, ordinal: str) -> None:
+    from evidencekb.csl import to_plain_csl
+
+    bib = load_text([("s.bib", f"@article{{s, title={{T}}, journal={{J}}, series={{{n}}}, year={{2000}}}}")])
+    assert to_plain_csl(bib["s"])["collection-title"] == f"{ordinal} ser."
