@@ -193,3 +193,41 @@ def test_a_numbered_series_is_printed_as_an_ordinal(n: str, ordinal: str) -> Non
 
     bib = load_text([("s.bib", f"@article{{s, title={{T}}, journal={{J}}, series={{{n}}}, year={{2000}}}}")])
     assert to_plain_csl(bib["s"])["collection-title"] == f"{ordinal} ser."
+
+
+class _Store:
+    """A persistent store as the cache gives one: get and put by key."""
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[str, ...], object] = {}
+
+    def get(self, k: tuple[str, ...]) -> object:
+        return self.data.get(k)
+
+    def put(self, k: tuple[str, ...], v: object) -> None:
+        self.data[k] = v
+
+
+def test_prefetch_formats_what_neither_memory_nor_the_store_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from evidencekb import csl
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("entries are formatted across processes only where the platform forks")
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    store = _Store()
+    f = Formatter("apa", store)
+    assert f.prefetch(keys, bib.entries, workers=2) == 0  # fewer than PARALLEL_MIN: formatted as they come
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    assert f.prefetch(keys, bib.entries, workers=1) == 0  # one worker: no processes to start
+    assert f.prefetch(keys[:3], bib.entries, workers=2) == 3
+    assert {k[:2] for k in store.data} == {(k, bib[k].digest) for k in keys[:3]}
+    assert {len(k) for k in store.data} == {2, 3}  # the entry and its names, both kept
+    again = Formatter("apa", store)  # a later build: what the store holds is not formatted again
+    assert again.prefetch(keys, bib.entries, workers=2) == len(keys) - 3
+    monkeypatch.setattr(csl.Formatter, "_render", lambda self, e: (_ for _ in ()).throw(AssertionError(e.key)))
+    fresh = Formatter("apa", store)  # formatting now only reads the store (rendering would fail)
+    for k in keys:
+        assert fresh.format(bib[k]) == store.get((k, bib[k].digest)) is not None
