@@ -510,3 +510,13 @@ def test_a_reference_page_name_spells_out_what_a_file_name_cannot_hold(key: str,
     from evidencekb.bibliography import ref_slug
 
     assert ref_slug(key) == slug
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (r"\v{\j}", "ǰ"), (r"\={\i}", "ī"), (r"\v{\i}", "ǐ"), (r"\'\i", "í"), (r"\' \i", "í"),  # dotless i and j
+    (r"\H{o}", "ő"), (r"\k{a}", "ą"), (r"\r{a}", "å"), (r"\d{s}", "ṣ"), (r"\b{b}", "ḇ"), (r"\.{z}", "ż"),
+    (r"\u{g}", "ğ"), (r"\c{c}", "ç"), (r"\v{s}", "š"), (r"\'{E}", "É"), (r"\`{a}", "à"), (r"\^ a", "â"), (r"\~n", "ñ"),
+    (r"\^{2}", "^2"), (r"\~{}", "~"), (r'\"{}', "¨"), (r"\d{2}", "2"),  # over no letter: the mark's own sign, or nothing
+])
+def test_accents_become_letters(value: str, text: str) -> None:
+    assert latex.decode(value) == text
