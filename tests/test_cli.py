@@ -508,3 +508,30 @@ def test_a_temporary_file_of_a_process_we_may_not_signal_is_kept(tmp_path, monke
     monkeypatch.setattr(os, "kill", kill)
     bibfmt.write_atomic(target, "x")
     assert other.exists() and target.read_text(encoding="utf-8") == "x"
+
+
+def test_fmt_puts_fields_in_the_house_order_then_the_rest_alphabetically() -> None:
+    from evidencekb.bibfmt import format_text
+
+    out = format_text("@article{k, zzz={z}, Year={2000}, doi={10.1/x}, aaa={a}, title={T}, JOURNAL={J}, author={A, B}}")
+    assert out == ("@article{k,\n  author = {A, B},\n  title = {T},\n  journal = {J},\n  year = {2000},\n"
+                   "  doi = {10.1/x},\n  aaa = {a},\n  zzz = {z},\n}\n")
+
+
+def test_fmt_names_the_first_line_for_an_entry_on_it_and_sorts_keys_without_case() -> None:
+    from evidencekb.bibfmt import format_text
+
+    problems: list[str] = []
+    assert format_text("@article{k, title={T}, Title={U}}", problems=problems) == "@article{k, title={T}, Title={U}}\n"
+    assert problems == ["line 1: entry 'k' names a field twice (in different case); it was left as it is. "
+                        "Remove one of the two."]
+    out = format_text("@misc{aab, title={1}}\n@misc{a_b, title={2}}\n@misc{Abc, title={3}}", sort=True)
+    assert [line for line in out.splitlines() if line.startswith("@")] == ["@misc{a_b,", "@misc{aab,", "@misc{Abc,"]
+
+
+def test_fmt_keeps_escaped_braces_as_text_in_quoted_and_braced_values() -> None:
+    from evidencekb.bibfmt import format_text
+
+    out = format_text('@misc{x, title = "\\{a\\} b", note = {\\}x\\{}, other = {{A} b}, last = "{B}"}')
+    assert "  title = {\\{a\\} b},\n" in out and "  note = {\\}x\\{},\n" in out
+    assert "  other = {{A} b},\n" in out and "  last = {{B}},\n" in out
