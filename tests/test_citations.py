@@ -45,6 +45,15 @@ CASES = [
     pytest.param("@key [33]", [("key", "", "page", "33", "", False)], True, id="narrative-bare-number"),
     pytest.param("As said -@key [p. 3] here.", [("key", "", "page", "3", "", True)], False, id="suppressed-in-text"),
     pytest.param("@key [and more] says", [("key", "", "", "", "and more", False)], True, id="narrative-suffix"),
+    pytest.param("[@key, X-ray findings]", [("key", "", "", "", "X-ray findings", False)], False,
+                 id="a-word-with-a-dash-is-no-locator"),  # "X-ray" is not page X (pandoc 3 agrees)
+    pytest.param("[@key, IV-ray]", [("key", "", "", "", "IV-ray", False)], False, id="roman-then-word"),
+    pytest.param("[@key, 33-ray]", [("key", "", "", "", "33-ray", False)], False,
+                 id="number-then-word"),  # pandoc prints "pp. 33–ray"; we keep the words as written
+    pytest.param("[@key , p. 3]", [("key", "", "page", "3", "", False)], False, id="space-before-comma"),
+    pytest.param("[@key,p. 3]", [("key", "", "page", "3", "", False)], False, id="no-space-after-comma"),
+    pytest.param("[@key p. 3]", [("key", "", "page", "3", "", False)], False, id="no-comma"),
+    pytest.param("[@key, 33]", [("key", "", "page", "33", "", False)], False, id="bare-number-is-a-page"),
     pytest.param("[see @a ch. 2; also @b]", [("a", "see", "chapter", "2", "", False), ("b", "also", "", "", "", False)],
                  False, id="prefixes-in-cluster"),
 ]
@@ -204,3 +213,12 @@ def test_a_cluster_keeps_its_source_text_and_place() -> None:
     assert (b.source, b.line, b.col, b.narrative) == ("-@b [ch. 2]", 11, 19, False)
     (f,) = scan("[^n]: x\n\n    in it @c [p. 1]")
     assert (f.source, f.line, f.col, f.narrative) == ("@c [p. 1]", 3, 11, True)
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    pytest.param("    [@code]", [], id="indented-first-line-is-code"),
+    pytest.param("[^1]: x\n\n\t[@f]", ["f"], id="tab-indented-footnote-paragraph"),
+    pytest.param("\n    code\nback [@a]\n    lazy [@b]", ["a", "b"], id="after-code-a-lazy-continuation-is-prose"),
+])
+def test_code_and_footnotes_at_their_edges(text: str, keys: list[str]) -> None:
+    assert [k for c in scan(text) for k in c.keys] == keys

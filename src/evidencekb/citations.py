@@ -44,7 +44,8 @@ _LOCATOR_TERMS = {
 # roman numerals ("xii"), joined into ranges by a dash with no space around it and into lists
 # by commas; a trailing full stop, a spaced dash, "and" or "&" end it (measured with pandoc 3).
 _UNIT = r"(?:\w*\d\w*(?:[.:]\w+)*|(?:[ivxlcdm]+|[IVXLCDM]+)(?![\w]))"
-_RANGE = rf"{_UNIT}(?:[-–—]{_UNIT})*"
+# A dash then a letter continues a word, not a range: "X-ray" is no page X (as pandoc reads it).
+_RANGE = rf"(?>{_UNIT}(?:[-–—]{_UNIT})*)(?![-–—][^\W\d])"
 _LOCATOR = re.compile(
     r"^(?P<term>[A-Za-z]+\.?|§§?|¶¶?)?\s*"
     rf"(?P<value>{_RANGE}(?:\s*,\s*{_RANGE})*)"
