@@ -91,12 +91,8 @@ class Entry:
         return latex.parse(self.fields.get(name, ""))
 
     def html(self, name: str) -> str:
-        try:
-            return latex.to_html(self.spans(name))
-        except latex.LatexError:
-            import html as _html
-
-            return _html.escape(self.fields.get(name, ""))
+        """The field as HTML: LaTeX read (leniently: :func:`latex.parse` never raises), text escaped."""
+        return latex.to_html(self.spans(name))
 
     @property
     def design(self) -> str:
