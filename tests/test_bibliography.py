@@ -520,3 +520,11 @@ def test_a_reference_page_name_spells_out_what_a_file_name_cannot_hold(key: str,
 ])
 def test_accents_become_letters(value: str, text: str) -> None:
     assert latex.decode(value) == text
+
+
+def test_a_broken_block_is_named_by_sixty_characters_of_its_first_line() -> None:
+    long_key = "k" * 80
+    text = f"  @article{{{long_key}, title = {{unclosed,\n  year = 2000\n\n@misc{{ok, title={{T}}}}\n"
+    (d,) = [d for d in load_text([("b.bib", text)]).diagnostics if d.code == "bib-syntax"]
+    assert d.message.startswith(f"cannot parse block '{('@article{' + long_key)[:60]}': ")
+    assert d.message.endswith(". Check for a missing comma, brace or quote.") and ".." not in d.message
