@@ -192,10 +192,9 @@ def _text(value: str, english: bool, title: bool) -> str:
     spans = latex.parse(value)
     if title and english:
         spans = latex.sentence_case(spans)
-    marks = {**_Sentinel.MARKS, latex.VAR: _Sentinel.MARKS["i"]}  # \emph{in vivo}, $n^\alpha$: the style's marks
-    return _single_quotes_doubled(latex.styled(
+    return _single_quotes_doubled(latex.styled(  # \emph{in vivo}, $n^\alpha$: as the style's own marks
         spans, lambda sp: f"{NOCASE_OPEN}{sp.text}{NOCASE_CLOSE}" if title and sp.protected and any(c.islower() for c in sp.text)
-        else sp.text, marks))
+        else sp.text, _FIELD_MARKS))
 
 
 def _single_quotes_doubled(text: str) -> str:
@@ -415,10 +414,7 @@ def csl_json_item(entry: Entry) -> dict[str, Any]:
     """:func:`to_csl` for a CSL-JSON file: text kept from case changes is marked as CSL-JSON
     marks it, ``<span class="nocase">``, which pandoc and citeproc-js read."""
     def marked(text: str) -> str:  # CSL-JSON's rich text: <i>, <b>, <sup>, <sub> and no-case spans
-        out = text.replace(NOCASE_OPEN, '<span class="nocase">').replace(NOCASE_CLOSE, "</span>")
-        for tag, (open_, close) in _Sentinel.MARKS.items():
-            out = out.replace(open_, f"<{tag}>").replace(close, f"</{tag}>")
-        return out
+        return _marks_to_tags(text.replace(NOCASE_OPEN, '<span class="nocase">').replace(NOCASE_CLOSE, "</span>"))
 
     return _map_text(to_csl(entry), marked)  # type: ignore[no-any-return]
 
@@ -484,11 +480,18 @@ _PUNCT_AFTER_QUOTE = re.compile(r"(“[^“”]*)”([.,])")
 _RUN_DATE = re.compile(r"\b(\d{4})([A-Z][a-z]{2,8})(\d{1,2})?\b")
 
 
-def _marks_to_html(text: str) -> str:
-    out = html.escape(text.replace(NOCASE_OPEN, "").replace(NOCASE_CLOSE, ""), quote=False)
+#: A field's own styling as the marks the formatter gives the style's (a math variable is italic).
+_FIELD_MARKS = {**_Sentinel.MARKS, latex.VAR: _Sentinel.MARKS["i"]}
+
+
+def _marks_to_tags(text: str) -> str:
     for tag, (open_, close) in _Sentinel.MARKS.items():
-        out = out.replace(open_, f"<{tag}>").replace(close, f"</{tag}>")
-    return out
+        text = text.replace(open_, f"<{tag}>").replace(close, f"</{tag}>")
+    return text
+
+
+def _marks_to_html(text: str) -> str:
+    return _marks_to_tags(html.escape(text.replace(NOCASE_OPEN, "").replace(NOCASE_CLOSE, ""), quote=False))
 
 
 def _marks_to_text(text: str) -> str:
@@ -520,22 +523,20 @@ def _patch_citeproc_xpath() -> None:
     if getattr(model.CitationStylesElement, "_evidencekb_xpath", False):
         return
 
-    def xpath_search(self: Any, expression: str) -> list[Any]:
-        hit = _XPATH_ANSWERS.get((self, expression))
+    def remembered(element: Any, question: str, answer: Any) -> list[Any]:
+        hit = _XPATH_ANSWERS.get((element, question))
         if hit is None:
             if len(_XPATH_ANSWERS) >= _XPATH_MAX:
                 _XPATH_ANSWERS.clear()
-            hit = _XPATH_ANSWERS[(self, expression)] = self.xpath(expression, namespaces=self.nsmap)
-        return list(hit)
+            hit = _XPATH_ANSWERS[(element, question)] = answer()
+        return hit
+
+    def xpath_search(self: Any, expression: str) -> list[Any]:
+        return list(remembered(self, expression, lambda: self.xpath(expression, namespaces=self.nsmap)))
 
     def static(original: Any) -> Any:  # whether a style element renders a variable: the tree's, not the entry's
         def calls_variable(self: Any) -> bool:
-            hit = _XPATH_ANSWERS.get((self, "calls_variable"))
-            if hit is None:
-                if len(_XPATH_ANSWERS) >= _XPATH_MAX:
-                    _XPATH_ANSWERS.clear()
-                hit = _XPATH_ANSWERS[(self, "calls_variable")] = [original(self)]
-            return bool(hit[0])
+            return bool(remembered(self, "calls_variable", lambda: [original(self)])[0])
         return calls_variable
 
     def reference(self: Any) -> Any:

@@ -63,8 +63,6 @@ def cite_token(key: str) -> Markup:
     return Markup(f"{_CITE}{escape(key)}-->")
 
 
-# --- addresses ------------------------------------------------------------------------
-
 # --- what pages need to know of the appraisal -------------------------------------------
 
 @dataclass
