@@ -131,7 +131,9 @@ def match_to_cluster(m: re.Match[str]) -> Cluster | None:
 
 # --- locating citations in Markdown source ---------------------------------
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# A fence opens with three or more backticks or tildes; a backtick fence's info string has
+# no backtick (CommonMark), so "``` ``quotes'' ```" at a line's start is inline code.
+_FENCE = re.compile(r"^ {0,3}(`{3,}(?=[^`]*$)|~{3,})(.*)$")
 _FOOTNOTE = re.compile(r"^\s{0,3}\[\^[^\]]+\]:")
 _MASKS = [
     re.compile(r"(`+)(?:(?!\1).)+?\1"),                  # inline code
@@ -173,7 +175,7 @@ def scan(markdown: str, first_line: int = 1) -> list[Cluster]:
             continue
         f = _FENCE.match(line)
         if fence:
-            if f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence):
+            if f and f.group(1)[0] == fence[0] and len(f.group(1)) >= len(fence) and not f.group(2).strip():
                 fence = None
             continue
         if f:
