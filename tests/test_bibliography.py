@@ -528,3 +528,43 @@ def test_a_broken_block_is_named_by_sixty_characters_of_its_first_line() -> None
     (d,) = [d for d in load_text([("b.bib", text)]).diagnostics if d.code == "bib-syntax"]
     assert d.message.startswith(f"cannot parse block '{('@article{' + long_key)[:60]}': ")
     assert d.message.endswith(". Check for a missing comma, brace or quote.") and ".." not in d.message
+
+
+_WRITE_A_YEAR = ("write a year (1999, 1066), a range (1992--1993), or put a full date in the date field "
+                 "(date = {1999-05-12}).")
+
+
+@pytest.mark.parametrize(("field", "severity", "message"), [
+    pytest.param("year={August, 2005}", "warning", f"'b' has year 'August, 2005', printed as written; {_WRITE_A_YEAR}",
+                 id="odd-form-with-a-plausible-year"),
+    pytest.param("year={20x0}", "error", f"'b' has year '20x0'; {_WRITE_A_YEAR}", id="no-year-in-it"),
+    pytest.param("year={10000 BC}", "error", f"'b' has year '10000 BC'; {_WRITE_A_YEAR}", id="odd-form-no-plausible-year"),
+    pytest.param("year={0}", "error", "'b' has year '0', which is no plausible year; write the year of publication.",
+                 id="zero"),
+    pytest.param("year={3024}", "error", "'b' has year '3024', which is no plausible year; write the year of "
+                 "publication.", id="far-future"),
+    pytest.param("year={1999--1899}", "error", "'b' has year '1999–1899', a range that ends before it starts; write "
+                 "the earlier year first.", id="backwards-range"),
+    pytest.param("date={2004-13-01}", "error", "'b' has date '2004-13-01'; write an ISO 8601 date (2004, 2004-10, "
+                 "2004-10-27, or a range 1885/1888).", id="bad-date"),
+])
+def test_a_years_problem_says_what_to_write_at_its_line(field: str, severity: str, message: str) -> None:
+    bib = load_text([("x.bib", "@book{b, title={T}, author={A}, publisher={P},\n\n  " + field + "}")])
+    assert [(d.path, d.line, d.severity.value, d.message) for d in lint(bib)] == [("x.bib", 3, severity, message)]
+
+
+@pytest.mark.parametrize(("raw", "value", "unknown"), [
+    pytest.param('{a#b} # "c#d" # jj', "a#bc#dJ", [], id="hash-inside-braces-and-quotes-is-text"),
+    pytest.param('"x\\"y # z" # jj', 'x\\"y # zJ', [], id="an-escaped-quote-does-not-end-the-string"),
+    pytest.param('jan # " 5"', "1 5", [], id="month-macro"),
+    pytest.param("{a} # 12 # Feb", "a122", [], id="digits-and-a-month-in-any-case"),
+    pytest.param("x # {y}", "xy", ["x"], id="unknown-macro-kept-and-named"),
+    pytest.param("{{a} # b}", "{a} # b", [], id="nested-braces"),
+    pytest.param('  "q"  ', "q", [], id="spaces-around-a-quoted-value"),
+    pytest.param("JJ", "J", [], id="a-macro-in-another-case"),
+    pytest.param('{a}#"b"', "ab", [], id="no-spaces-around-the-hash"),
+])
+def test_a_raw_value_is_unquoted_and_its_macros_expanded(raw: str, value: str, unknown: list[str]) -> None:
+    from evidencekb.bibliography import _resolve
+
+    assert _resolve(raw, {"jj": "J"}) == (value, unknown)

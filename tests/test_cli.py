@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -535,3 +536,51 @@ def test_fmt_keeps_escaped_braces_as_text_in_quoted_and_braced_values() -> None:
     out = format_text('@misc{x, title = "\\{a\\} b", note = {\\}x\\{}, other = {{A} b}, last = "{B}"}')
     assert "  title = {\\{a\\} b},\n" in out and "  note = {\\}x\\{},\n" in out
     assert "  other = {{A} b},\n" in out and "  last = {{B}},\n" in out
+
+
+@pytest.mark.parametrize(("text", "out"), [
+    pytest.param("@misc{k, title={A\r\nB}}", "@misc{k,\n  title = {A B},\n}\n", id="a-crlf-inside-a-value-is-one-line-end"),
+    pytest.param("@misc{k, title={A\rB}}", "@misc{k,\n  title = {A B},\n}\n", id="a-lone-cr-is-a-line-end"),
+    pytest.param("Xtra notes\n@misc{k, title={A}}", "Xtra notes\n\n@misc{k,\n  title = {A},\n}\n",
+                 id="only-a-byte-order-mark-is-stripped-from-the-start"),
+    pytest.param("@misc{k, xab={1}, x_b={2}}", "@misc{k,\n  x_b = {2},\n  xab = {1},\n}\n",
+                 id="other-fields-sort-by-their-lower-case-names"),
+    pytest.param("@misc{k, title={{{A}}\n   {B}}}", "@misc{k,\n  title = {{{A}} {B}},\n}\n", id="nested-groups-are-balanced"),
+])
+def test_fmt_reads_line_ends_and_orders_fields_exactly(text: str, out: str) -> None:
+    from evidencekb.bibfmt import format_text
+
+    assert format_text(text) == out
+
+
+def test_fmt_sort_keeps_a_comment_one_blank_line_above_its_entry() -> None:
+    from evidencekb.bibfmt import format_text
+
+    text = "% c\n@misc{b, title={B}}\n% d\n@misc{a, title={A}}"
+    assert format_text(text, sort=True) == ("% d\n\n@misc{a,\n  title = {A},\n}\n\n"
+                                            "% c\n\n@misc{b,\n  title = {B},\n}\n")
+
+
+def test_fmt_leaves_a_value_whose_quotes_do_not_pair_as_written() -> None:
+    from evidencekb.bibfmt import _value
+
+    assert _value("title", '"""') == '"""'
+    assert _value("title", '"a \\" b"') == '{a \\" b}'
+
+
+def test_a_rewritten_file_keeps_its_owner_and_group(tmp_path: Path) -> None:
+    from evidencekb.bibfmt import write_atomic
+
+    f = tmp_path / "x.bib"
+    f.write_text("old\n", encoding="utf-8")
+    if os.geteuid() == 0:
+        uid, gid = 4321, 4321
+    else:
+        others = [g for g in os.getgroups() if g != os.getegid()]
+        if not others:
+            pytest.skip("needs root, or a second group to give the file, to see ownership kept")
+        uid, gid = os.geteuid(), others[0]
+    os.chown(f, uid, gid)
+    write_atomic(f, "new\n")
+    st = f.stat()
+    assert (st.st_uid, st.st_gid, f.read_text(encoding="utf-8")) == (uid, gid, "new\n")
