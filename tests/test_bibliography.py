@@ -568,3 +568,22 @@ def test_a_raw_value_is_unquoted_and_its_macros_expanded(raw: str, value: str, u
     from evidencekb.bibliography import _resolve
 
     assert _resolve(raw, {"jj": "J"}) == (value, unknown)
+
+
+@pytest.mark.parametrize(("value", "html"), [
+    pytest.param("$X-1$", "<i>X</i> − 1", id="a-minus-after-a-capital-variable-is-binary"),
+    pytest.param("$(-1)$", "(−1)", id="a-minus-after-a-bracket-is-unary"),
+    pytest.param("3\\textbf{$\\times$}3", "3<b>×</b>3", id="an-operator-alone-keeps-the-style-around-it"),
+    pytest.param("$\\sqrt$", "√", id="a-root-with-nothing-under-it"),
+    pytest.param("$n^\\sqrt$", "<i>n</i><sup>√</sup>", id="a-root-as-an-exponent"),
+    pytest.param("a\\&} b", "a&amp; b", id="a-stray-brace-after-a-control-symbol-goes"),
+    pytest.param("\\emph{a}} b", "<i>a</i> b", id="a-stray-closing-brace-goes-the-style-stays"),
+    pytest.param("$x$ {a", "<i>x</i> a", id="a-stray-brace-does-not-break-a-pair-of-dollars"),
+])
+def test_math_and_repaired_latex_as_html(value: str, html: str) -> None:
+    assert latex.to_html(latex.parse(value)) == html
+
+
+def test_a_lone_backslash_ending_math_is_kept_in_its_style() -> None:
+    bold = frozenset({"b"})
+    assert latex._math("a\\", bold) == [latex.Span("a", False, bold | {latex.VAR}), latex.Span("\\", False, bold)]
