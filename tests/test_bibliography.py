@@ -587,3 +587,20 @@ def test_math_and_repaired_latex_as_html(value: str, html: str) -> None:
 def test_a_lone_backslash_ending_math_is_kept_in_its_style() -> None:
     bold = frozenset({"b"})
     assert latex._math("a\\", bold) == [latex.Span("a", False, bold | {latex.VAR}), latex.Span("\\", False, bold)]
+
+
+@pytest.mark.parametrize(("first", "last", "minimal_two"), [
+    ("42", "45", "45"), ("321", "328", "28"), ("2787", "2816", "816"), ("S12", "S15", "15"), ("1", "12", "12"),
+])
+def test_minimal_two_keeps_at_least_two_digits_as_the_csl_specification_shows(first: str, last: str,
+                                                                               minimal_two: str) -> None:
+    from evidencekb.csl import last_page
+
+    assert last_page(first, last, "minimal-two") == minimal_two
+
+
+@pytest.mark.parametrize(("first", "last"), [("S12", "T15"), ("12", "S15"), ("xii", "xv"), ("e12", "")])
+def test_a_last_page_that_is_not_the_first_pages_kind_is_printed_as_written(first: str, last: str) -> None:
+    from evidencekb.csl import last_page
+
+    assert {last_page(first, last, f) for f in ("minimal", "minimal-two", "expanded", "chicago", None)} == {last}
