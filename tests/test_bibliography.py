@@ -604,3 +604,36 @@ def test_a_last_page_that_is_not_the_first_pages_kind_is_printed_as_written(firs
     from evidencekb.csl import last_page
 
     assert {last_page(first, last, f) for f in ("minimal", "minimal-two", "expanded", "chicago", None)} == {last}
+
+
+@pytest.mark.parametrize(("value", "html"), [
+    pytest.param("$x^{ab}c$", "<i>x</i><sup><i>a</i><i>b</i></sup><i>c</i>", id="a-braced-superscript-ends-at-its-brace"),
+    pytest.param("$x_{ij}k$", "<i>x</i><sub><i>i</i><i>j</i></sub><i>k</i>", id="a-braced-subscript-ends-at-its-brace"),
+    pytest.param("$x^{{a}b}c$", "<i>x</i><sup><i>a</i><i>b</i></sup><i>c</i>", id="nested-braces-in-a-superscript"),
+    pytest.param("$x^{a}b$", "<i>x</i><sup><i>a</i></sup><i>b</i>", id="the-symbol-after-the-brace-is-kept"),
+    pytest.param("$x^ 2$", "<i>x</i><sup>2</sup>", id="spaces-before-an-exponent-are-skipped"),
+    pytest.param("$x^23$", "<i>x</i><sup>2</sup>3", id="an-unbraced-exponent-is-one-symbol"),
+    pytest.param("$\\sqrt{ab}c$", "√(<i>a</i><i>b</i>)<i>c</i>", id="a-root-ends-at-its-brace"),
+    pytest.param("\\textbf{$\\sqrt{n+1}$}", "<b>√(<i>n</i> + 1)</b>", id="a-root-and-its-brackets-keep-the-style"),
+])
+def test_exponents_indices_and_roots_take_what_tex_gives_them(value: str, html: str) -> None:
+    assert latex.to_html(latex.parse(value)) == html
+
+
+def test_every_accent_on_every_letter_is_what_latexcodec_reads() -> None:
+    import codecs
+    import string
+
+    import latexcodec  # noqa: F401  (installed with pybtex; registers the "ulatex" codec)
+
+    letters = string.ascii_letters + "".join(chr(c) for c in range(0xC0, 0x250) if chr(c).isalpha())
+    checked = 0
+    for cmd in latex._COMBINING:
+        for base in letters:
+            theirs = str(codecs.decode(f"\\{cmd} {base}" if cmd.isalpha() else f"\\{cmd}{base}", "ulatex"))
+            if theirs == base or any(c in theirs for c in "\\{}"):
+                continue  # latexcodec has no letter for it; ours is the letter and a combining mark
+            assert latex.decode(f"\\{cmd}{{{base}}}") == theirs, (cmd, base)
+            checked += 1
+    assert checked > 150
+    assert latex.decode("\\v{\\j}") == "ǰ" and latex.decode("\\c{x}") == "x\u0327"

@@ -8,7 +8,6 @@ text, escaped HTML, and pandoc's sentence case for titles.
 
 from __future__ import annotations
 
-import codecs
 import html
 import re
 import unicodedata
@@ -95,21 +94,14 @@ _ACCENT_CHARS = {"^": "^", "~": "~", "`": "`", "'": "´", '"': "¨", "=": "¯", 
 
 
 def _accent(cmd: str, arg: str) -> str:
-    """An accented letter (``\\'{e}`` is é, ``\\'\\i`` is í). An accent over something that is not
-    a letter keeps its own mark and the text (``\\^\\{2\\}`` reads ``^{2}``): never raw LaTeX."""
+    """An accented letter (``\\'{e}`` is é, ``\\'\\i`` is í): the letter and the accent's combining
+    mark, composed (NFC) where Unicode has the letter precomposed, which gives what latexcodec
+    gives for every accent and letter. An accent over something that is not a letter keeps its
+    own mark and the text (``\\^\\{2\\}`` reads ``^{2}``): never raw LaTeX."""
     base = arg.replace("\\i", "i").replace("\\j", "j")
     if len(base) != 1 or not base.isalpha():
         return _ACCENT_CHARS.get(cmd, "") + base
-    try:
-        import latexcodec  # noqa: F401  (registers the "ulatex" codec; only accents need it)
-
-        out = str(codecs.decode(f"\\{cmd} {base}" if cmd.isalpha() else f"\\{cmd}{base}", "ulatex"))  # type: ignore[call-overload]
-    except Exception:  # pragma: no cover - latexcodec is lenient
-        out = base
-    if any(c in out for c in "\\{}") or out == base:  # no precomposed letter: the base and a combining mark
-        mark = _COMBINING.get(cmd)
-        return unicodedata.normalize("NFC", base + mark) if mark else base
-    return out
+    return unicodedata.normalize("NFC", base + _COMBINING[cmd])
 
 
 class _Parser:
