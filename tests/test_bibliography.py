@@ -637,3 +637,11 @@ def test_every_accent_on_every_letter_is_what_latexcodec_reads() -> None:
             checked += 1
     assert checked > 150
     assert latex.decode("\\v{\\j}") == "ǰ" and latex.decode("\\c{x}") == "x\u0327"
+
+
+@pytest.mark.parametrize(("value", "html"), [
+    ("$\\sqrt{n$", "√<i>n</i>"), ("$x^{n$", "<i>x</i><sup><i>n</i></sup>"), ("$x^{$", "<i>x</i>"),
+])
+def test_an_unclosed_brace_in_math_is_reported_and_read_to_the_end(value: str, html: str) -> None:
+    assert latex.check(value) == f"unbalanced braces in {value!r}"
+    assert latex.to_html(latex.parse(value)) == html
