@@ -645,3 +645,16 @@ def test_every_accent_on_every_letter_is_what_latexcodec_reads() -> None:
 def test_an_unclosed_brace_in_math_is_reported_and_read_to_the_end(value: str, html: str) -> None:
     assert latex.check(value) == f"unbalanced braces in {value!r}"
     assert latex.to_html(latex.parse(value)) == html
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    pytest.param("\\v\\j", "ǰ", id="dotless-j-as-a-command-argument-takes-the-accent"),
+    pytest.param("\\'\\i", "í", id="dotless-i-as-a-command-argument-takes-the-accent"),
+    pytest.param("\\'\\o", "ǿ", id="a-symbol-command-as-the-argument-is-its-letter"),
+    pytest.param("\\'\\% x", "´% x", id="a-control-symbol-argument-keeps-the-space-after-it"),
+    pytest.param("a\\'", "a´", id="an-accent-with-nothing-after-it-is-its-mark"),
+    pytest.param("a\\'\\", "a´", id="an-accent-over-a-lone-backslash-is-its-mark"),
+    pytest.param("{a\\}b}", "a}b", id="an-escaped-brace-does-not-close-a-group"),
+])
+def test_an_accents_argument_read_as_latex_reads_it(value: str, text: str) -> None:
+    assert latex.decode(value) == text
