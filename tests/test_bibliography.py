@@ -658,3 +658,17 @@ def test_an_unclosed_brace_in_math_is_reported_and_read_to_the_end(value: str, h
 ])
 def test_an_accents_argument_read_as_latex_reads_it(value: str, text: str) -> None:
     assert latex.decode(value) == text
+
+
+def test_braces_inside_a_style_keep_the_style_and_neighbouring_groups_keep_their_case() -> None:
+    assert latex.to_html(latex.parse("\\emph{a {B} c}")) == "<i>a B c</i>"
+    assert latex.to_text(latex.sentence_case(latex.parse("The {Dna}{rna} Test"))) == "The Dnarna test"
+
+
+def test_groups_nested_deeper_than_the_limit_are_read_as_text_with_their_case_kept() -> None:
+    deepest = latex.MAX_DEPTH
+    read = latex.parse("{" * deepest + "A--B" + "}" * deepest)
+    assert (latex.to_text(read), [s.protected for s in read]) == ("A–B", [True])
+    text = latex.parse("{" * (deepest + 1) + "A--{B}" + "}" * (deepest + 1))
+    assert [(s.text, s.protected) for s in latex.sentence_case(text)] == [("A--B", True)]
+    assert latex.to_text(latex.parse("x " + "{" * deepest + "{A} z" + "}" * deepest + " y")) == "x A z y"
