@@ -672,3 +672,25 @@ def test_groups_nested_deeper_than_the_limit_are_read_as_text_with_their_case_ke
     text = latex.parse("{" * (deepest + 1) + "A--{B}" + "}" * (deepest + 1))
     assert [(s.text, s.protected) for s in latex.sentence_case(text)] == [("A--B", True)]
     assert latex.to_text(latex.parse("x " + "{" * deepest + "{A} z" + "}" * deepest + " y")) == "x A z y"
+
+
+@pytest.mark.parametrize(("value", "html", "sentence"), [
+    pytest.param("x {\\bfseries}", "x ", "X ", id="a-declaration-ending-its-group"),
+    pytest.param("a \\em", "a ", "A ", id="a-declaration-ending-the-value"),
+    pytest.param("The \\emph{{Dna} Test} Now", "The <i>Dna Test</i> Now", "The Dna test now",
+                 id="braces-inside-a-style-keep-their-case"),
+    pytest.param("\\emph{see \\enquote{a} b}", "<i>see “a” b</i>", "See “a” b", id="a-quotation-keeps-the-style-around-it"),
+    pytest.param("\\foo{bar} baz", "bar baz", "Bar baz", id="an-unknown-command-keeps-its-argument"),
+    pytest.param("\\relax x", "x", "X", id="an-unknown-control-word-eats-one-space"),
+    pytest.param("a\\! b", "a b", "A b", id="an-unknown-control-symbol-keeps-the-space"),
+])
+def test_commands_declarations_and_unknown_commands(value: str, html: str, sentence: str) -> None:
+    spans = latex.parse(value)
+    assert (latex.to_html(spans), latex.to_text(latex.sentence_case(spans))) == (html, sentence)
+
+
+@pytest.mark.parametrize("command", ["\\emph{", "\\enquote{", "\\foo{"])
+def test_a_commands_argument_counts_toward_the_nesting_limit(command: str) -> None:
+    below = latex.to_text(latex.parse(command * (latex.MAX_DEPTH - 1) + "{a--b}" + "}" * (latex.MAX_DEPTH - 1)))
+    at = latex.to_text(latex.parse(command * latex.MAX_DEPTH + "{a--b}" + "}" * latex.MAX_DEPTH))
+    assert ("a–b" in below, "a--b" in at) == (True, True)
