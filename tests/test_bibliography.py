@@ -694,3 +694,61 @@ def test_a_commands_argument_counts_toward_the_nesting_limit(command: str) -> No
     below = latex.to_text(latex.parse(command * (latex.MAX_DEPTH - 1) + "{a--b}" + "}" * (latex.MAX_DEPTH - 1)))
     at = latex.to_text(latex.parse(command * latex.MAX_DEPTH + "{a--b}" + "}" * latex.MAX_DEPTH))
     assert ("a–b" in below, "a--b" in at) == (True, True)
+
+
+@pytest.mark.parametrize(("value", "useprefix", "names"), [
+    pytest.param("Y. Alavi et al.", False, [{"given": "Y.", "family": "Alavi"}, {"literal": "et al."}],
+                 id="et-al-written-into-the-last-name"),
+    pytest.param("Smith, J and others", False, [{"given": "J", "family": "Smith"}, {"literal": "et al."}],
+                 id="and-others"),
+    pytest.param("{World Health {Organization}}", False, [{"literal": "World Health Organization"}],
+                 id="a-corporate-author-in-braces"),
+    pytest.param("{Centers for Disease Control and Prevention} and  Smith,\n J", False,
+                 [{"literal": "Centers for Disease Control and Prevention"}, {"given": "J", "family": "Smith"}],
+                 id="and-inside-braces-joins-no-names"),
+    pytest.param("van der Sanden, Maria", False, [{"given": "Maria", "dropping-particle": "van der", "family": "Sanden"}],
+                 id="a-lower-case-particle-drops"),
+    pytest.param("van der Sanden, Maria", True, [{"given": "Maria", "non-dropping-particle": "van der", "family": "Sanden"}],
+                 id="useprefix-keeps-the-particle-with-the-family-name"),
+    pytest.param("Nijhuis-Van der Sanden, M", False, [{"given": "M", "family": "Nijhuis-Van der Sanden"}],
+                 id="a-capitalised-particle-is-part-of-the-family-name"),
+    pytest.param("King, Jr, Martin Luther", False, [{"given": "Martin Luther", "family": "King", "suffix": "Jr"}],
+                 id="a-suffix"),
+    pytest.param("\\'{E}va Tardos", False, [{"given": "Éva", "family": "Tardos"}], id="an-accented-given-name"),
+])
+def test_names_as_bibtex_and_pandoc_read_them(value: str, useprefix: bool, names: list[dict[str, str]]) -> None:
+    from evidencekb.csl import _names
+
+    assert _names(value, useprefix) == names
+
+
+@pytest.mark.parametrize(("raw", "braced"), [("{A}", True), ("{{A}B}", True), ("{A} and {B}", False), ("{A}{B}", False),
+                                             ("A", False), ("{A", False)])
+def test_a_name_is_fully_braced_only_when_one_group_spans_it(raw: str, braced: bool) -> None:
+    from evidencekb.csl import _fully_braced
+
+    assert _fully_braced(raw) is braced
+
+
+@pytest.mark.parametrize(("text", "out"), [
+    ("‘valgus’ knee", "“valgus” knee"), ("“x ‘y’ z”", "“x ‘y’ z”"), ("don’t ‘stop’", "don’t “stop”"),
+    ("‘a’ and ‘b’", "“a” and “b”"), ("x‘y’", "x‘y’"), ("“a” ‘b’", "“a” “b”"), ("‘rock’n’roll’", "“rock’n’roll”"),
+])
+def test_an_outer_single_quotation_takes_double_quotes_and_apostrophes_stay(text: str, out: str) -> None:
+    from evidencekb.csl import _single_quotes_doubled
+
+    assert _single_quotes_doubled(text) == out
+
+
+def test_parts_join_as_pandocs_concat_with_and_ordinals_take_english_suffixes() -> None:
+    from evidencekb.csl import _join, _ordinal
+
+    assert [_join(",", p) for p in (["a", "", "b"], ["a.", "b"], ["a?", "b", "c"], ["", ""], ["a:", "b"])] == [
+        "a, b", "a. b", "a? b, c", "", "a: b"]
+    from evidencekb.csl import NOCASE_CLOSE, NOCASE_OPEN
+
+    kept = f"{NOCASE_OPEN}U.S.{NOCASE_CLOSE}"
+    assert _join(",", [kept, "b"]) == f"{kept} b"  # the punctuation inside a case-protected span counts
+    numbers = (1, 2, 3, 4, 11, 12, 13, 20, 21, 22, 23, 101, 111, 112, 113, 1000)
+    assert [_ordinal(str(k)) for k in numbers] == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "20th", "21st",
+                                                   "22nd", "23rd", "101st", "111th", "112th", "113th", "1000th"]
