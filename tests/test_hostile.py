@@ -220,11 +220,23 @@ def test_fuzz_importers_refuse_cleanly(data: object) -> None:
 
 # --- commands: no traceback, no write outside -------------------------------------------------
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path, process: bool = False) -> subprocess.CompletedProcess[str]:
+    """The command run in this process (an uncaught exception fails the test as a traceback
+    would), or, with ``process``, as a user runs it: ``python -m evidencekb.cli``."""
+    import contextlib
+    import io
+
     from conftest import child_env
 
-    return subprocess.run([sys.executable, "-m", "evidencekb.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env=child_env())
+    if process:
+        return subprocess.run([sys.executable, "-m", "evidencekb.cli", *args], cwd=cwd, capture_output=True,
+                              text=True, timeout=120, env=child_env())
+    from evidencekb.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize("slug", ["../../../escape", "/tmp/abs", "a/b", "UPPER", "with space"])
@@ -246,7 +258,7 @@ def test_new_claim_scaffold_passes_check(tmp_path: Path) -> None:
     shutil.copytree(ROOTS / "claims", root)
     out = _cli("new", "claim", "It rubs on the bone.", "--slug", "rubs", "--root", str(root), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    check = _cli("check", "--root", str(root), cwd=tmp_path)
+    check = _cli("check", "--root", str(root), cwd=tmp_path, process=True)  # the command as a user runs it
     assert "rubs" not in check.stdout, check.stdout
 
 
