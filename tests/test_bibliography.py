@@ -752,3 +752,12 @@ def test_parts_join_as_pandocs_concat_with_and_ordinals_take_english_suffixes() 
     numbers = (1, 2, 3, 4, 11, 12, 13, 20, 21, 22, 23, 101, 111, 112, 113, 1000)
     assert [_ordinal(str(k)) for k in numbers] == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "20th", "21st",
                                                    "22nd", "23rd", "101st", "111th", "112th", "113th", "1000th"]
+
+
+def test_a_name_list_splits_on_and_outside_braces_even_when_they_do_not_pair() -> None:
+    from evidencekb.csl import _names, split_names
+
+    assert split_names(" Smith,  J and Doe} and\n Roe, K ") == ["Smith, J", "Doe}", "Roe, K"]
+    assert split_names("{A and B") == ["{A and B"]
+    assert split_names("") == []
+    assert _names("Smith, J, K, L and Roe, K") == [{"literal": "Smith, J, K, L"}, {"given": "K", "family": "Roe"}]

@@ -99,11 +99,8 @@ def split_names(value: str) -> list[str]:
     ``{Centers for Disease Control and Prevention}`` stays one name."""
     from pybtex.bibtex.utils import split_name_list  # only when formatting, never from the cache
 
-    value = re.sub(r"\s+", " ", value).strip()
-    try:
-        return [n.strip() for n in split_name_list(value) if n.strip()]
-    except Exception:  # pybtex's splitter gave up on the braces: split on top-level 'and' ourselves
-        return [n.strip() for n in re.split(r"\s+and\s+", value.strip()) if n.strip()]
+    value = re.sub(r"\s+", " ", value).strip()  # (it reads unbalanced braces too: it never raises)
+    return [n.strip() for n in split_name_list(value) if n.strip()]
 
 
 _SPECIAL_CHAR = re.compile(r"""\\(?:[`'^"~=.]\s*|[uvHcdbrtk](?:\s+|(?=\{)))(?:\{[^{}]*\}|\\[ij](?![A-Za-z])[ \t]*|[A-Za-z])"""
