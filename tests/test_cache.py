@@ -229,3 +229,13 @@ def test_a_damaged_index_is_refused_with_its_reason(tmp_path: Path, change: obje
         bibmod.LazyEntries.from_state(state, tmp_path)
     assert reason in str(exc.value)
     assert bibmod.LazyEntries.from_state(json.loads(json.dumps(lazy.state())), tmp_path)["zed2019"].year == "2019"
+
+
+def test_the_least_recently_used_entry_is_packed_again_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "\n".join(f"@misc{{k{i}, title = {{T{i}}}}}" for i in range(5))
+    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", text)]).entries)
+    monkeypatch.setattr(bibmod.LazyEntries, "OPEN", 3)
+    for key in ("k0", "k1", "k2", "k0", "k3"):  # k0 used again, so k1 is the least recent
+        assert lazy[key].key == key
+    assert list(lazy._open) == ["k2", "k0", "k3"]
+    assert lazy["k0"] is lazy._open["k0"]  # an open entry is not unpacked again
