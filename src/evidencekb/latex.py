@@ -474,22 +474,6 @@ def to_html(spans: list[Span]) -> str:
     return styled(spans, lambda sp: html.escape(sp.text, quote=False), _HTML_TAGS)
 
 
-_WORD = re.compile(r"[^\s\-–—/]+")
-_SENTENCE_END = re.compile(r"[:?!.]\s*$")
-
-
-def _is_capitalized(word: str) -> bool:
-    letters = [c for c in word if c.isalpha()]
-    return bool(letters) and letters[0].isupper() and all(not c.isupper() for c in letters[1:])
-
-
-def _cap_first(word: str) -> str:
-    for k, c in enumerate(word):
-        if c.isalpha():
-            return word[:k] + c.upper() + word[k + 1 :]
-    return word
-
-
 def sentence_case(spans: list[Span]) -> list[Span]:
     """Pandoc's conversion of an English BibTeX title to sentence case (its citeproc's
     algorithm, :mod:`evidencekb.textcase`): capitalized words are lower-cased unless in
