@@ -72,7 +72,7 @@ def start(outcome: Outcome, body: list[EvidenceItem], designs: Mapping[str, str]
 
 
 def compute(outcome: Outcome, body: list[EvidenceItem], designs: Mapping[str, str],
-            randomised_reviews: frozenset[str] = frozenset(), sizes: Mapping[str, int | None] | None = None) -> Computed:
+            randomised_reviews: frozenset[str] = frozenset()) -> Computed:
     """The certainty an outcome's recorded judgements give."""
     s = start(outcome, body, designs, randomised_reviews)
     studies = len({it.ref for it in body})

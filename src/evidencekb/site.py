@@ -153,7 +153,6 @@ class Site:
         self._cited: dict[str, list[tuple[str, int, int]]] | None = None
         opts = project.options
         self.urls = Urls(project.directory_urls, opts.claims_dir.strip("/"), opts.article, source_links)
-        self._formatters: Callable[[str], Any] | None = None
 
     # --- loading -------------------------------------------------------------------------
     @classmethod
