@@ -584,3 +584,18 @@ def test_a_rewritten_file_keeps_its_owner_and_group(tmp_path: Path) -> None:
     write_atomic(f, "new\n")
     st = f.stat()
     assert (st.st_uid, st.st_gid, f.read_text(encoding="utf-8")) == (uid, gid, "new\n")
+
+
+def test_fmt_sort_moves_only_entries_other_blocks_and_a_closing_comment_keep_their_places() -> None:
+    from evidencekb.bibfmt import format_text
+
+    text = "@misc{b, title={B}}\n% about the macro\n@string{jj = {J}}\n@misc{a, title={A}}\n% the end\n"
+    assert format_text(text, sort=True) == ("@misc{a,\n  title = {A},\n}\n\n% about the macro\n\n@string{jj = {J}}\n\n"
+                                            "@misc{b,\n  title = {B},\n}\n\n% the end\n")
+
+
+def test_fmt_of_an_empty_file_is_empty_and_an_escaped_brace_counts_for_nothing() -> None:
+    from evidencekb.bibfmt import _balanced, format_text
+
+    assert (format_text(""), format_text("  \n\n"), format_text("", sort=True)) == ("", "", "")
+    assert (_balanced("\\x a} {b"), _balanced("\\{a"), _balanced("a\\}"), _balanced("{a}")) == (False, True, True, True)
