@@ -655,6 +655,9 @@ def test_an_unclosed_brace_in_math_is_reported_and_read_to_the_end(value: str, h
     pytest.param("a\\'", "a´", id="an-accent-with-nothing-after-it-is-its-mark"),
     pytest.param("a\\'\\", "a´", id="an-accent-over-a-lone-backslash-is-its-mark"),
     pytest.param("{a\\}b}", "a}b", id="an-escaped-brace-does-not-close-a-group"),
+    pytest.param("a \\'\\foo x", "a x", id="an-accent-over-an-unknown-command-prints-nothing-as-pandoc"),
+    pytest.param("a \\'\\foo{} x", "a  x", id="nor-with-an-empty-group-after-it"),
+    pytest.param("\\emph\\foo x", "x", id="a-style-over-an-unknown-command-prints-nothing"),
 ])
 def test_an_accents_argument_read_as_latex_reads_it(value: str, text: str) -> None:
     assert latex.decode(value) == text

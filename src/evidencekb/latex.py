@@ -138,7 +138,9 @@ class _Parser:
             self.i += 1
         raise LatexError(f"unbalanced braces in {self.s!r}")
 
-    def arg(self) -> str:
+    def arg(self) -> str | None:
+        """The next argument: a group's inside, one character, or a command's letter or symbol;
+        None for a control word that is none of these (``\\'\\foo`` prints nothing, as pandoc)."""
         while self.i < len(self.s) and self.s[self.i] == " ":
             self.i += 1
         if self.i < len(self.s) and self.s[self.i] == "{":
@@ -152,7 +154,9 @@ class _Parser:
             name = m.group(1)
             if name.isalpha() and self.i < len(self.s) and self.s[self.i] == " ":
                 self.i += 1  # a control word eats the space after it: Sm\\'\\i d is Smíd
-            return "\\" + name if name in ("i", "j") else _SYMBOLS.get(name, name)
+            if name in ("i", "j"):
+                return "\\" + name
+            return _SYMBOLS.get(name, None if name.isalpha() else name)
         if self.i < len(self.s):
             self.i += 1
             return self.s[self.i - 1]
@@ -185,7 +189,9 @@ class _Parser:
                 name = m.group(1)
                 self.i = m.end()
                 if name in _ACCENTS:
-                    buf.append(_accent(name, self.arg()))
+                    argument = self.arg()
+                    if argument is not None:
+                        buf.append(_accent(name, argument))
                 elif name in _STYLE_COMMANDS:
                     flush()
                     tag = _STYLE_COMMANDS[name]
@@ -194,14 +200,14 @@ class _Parser:
                             self.i += 1
                         style = style | {tag} if tag else style
                         continue
-                    inner = self.arg()
+                    inner = self.arg() or ""
                     new_style = style | {tag} if tag else style
                     for span in _Parser(inner, self.depth + 1).run(protected, new_style):
                         self.emit(span.text, span.protected, span.style)
                 elif name in _QUOTING:
                     flush()
                     self.emit("“", protected, style)
-                    for span in _Parser(self.arg(), self.depth + 1).run(True, style):  # pandoc keeps its case
+                    for span in _Parser(self.arg() or "", self.depth + 1).run(True, style):  # pandoc keeps its case
                         self.emit(span.text, span.protected, span.style)
                     self.emit("”", protected, style)
                 elif name in _SYMBOLS:
@@ -212,7 +218,7 @@ class _Parser:
                     # An unknown command: keep its argument, drop the command (and, for a control
                     # word, the space that ends it).
                     if self.i < len(s) and s[self.i] == "{":
-                        buf.append(_Parser(self.arg(), self.depth + 1).plain())
+                        buf.append(_Parser(self.arg() or "", self.depth + 1).plain())
                     elif name.isalpha() and self.i < len(s) and s[self.i] == " ":
                         self.i += 1
             elif c == "$":
