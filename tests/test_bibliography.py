@@ -764,3 +764,29 @@ def test_a_name_list_splits_on_and_outside_braces_even_when_they_do_not_pair() -
     assert split_names("{A and B") == ["{A and B"]
     assert split_names("") == []
     assert _names("Smith, J, K, L and Roe, K") == [{"literal": "Smith, J, K, L"}, {"given": "K", "family": "Roe"}]
+
+
+def test_each_field_lint_names_the_entry_the_value_and_what_to_write() -> None:
+    text = ("@article{a1, author={A}, title={T}, journal={J}, year={2020}, doi={https://doi.org/10.1/x}, pmid={12a},\n"
+            " pmcid={123}, url={ftp://x}, design={rct-ish}, pages={123--45}}\n"
+            "@article{a2, author={A}, title={T}, journal={J}, year={2020}}\n"
+            "@article{a4, author={A}, title={T}, journal={J}, year={2020}, doi={doi:10.1234/abc}}\n"
+            "@online{o, title={T}, year={2020}}\n")
+    found = [(d.line, d.code, d.severity.value, d.message)
+             for d in lint(load_text([("x.bib", text)]))]
+    assert found == [
+        (1, "bib-bad-identifier", "error", "'a1' has doi 'https://doi.org/10.1/x': a DOI looks like 10.1234/abc (no "
+                                           "https://doi.org/ prefix)."),
+        (1, "bib-bad-identifier", "error", "'a1' has pmid '12a': a PMID is digits only."),
+        (2, "bib-bad-identifier", "error", "'a1' has pmcid '123': a PMCID looks like PMC1234567."),
+        (2, "bib-bad-identifier", "error", "'a1' has url 'ftp://x': only http(s) URLs are linked."),
+        (2, "bib-unknown-design", "error", "'a1' has design 'rct-ish'; allowed: systematic-review, rct, cohort, "
+         "case-control, cross-sectional, case-series, case-report, imaging, cadaver, lab, model, narrative-review, "
+         "expert-opinion. Did you mean 'rct'?"),
+        (2, "bib-abbreviated-pages", "warning", "'a1' has pages '123--45'; write the range in full with '--'."),
+        (3, "bib-no-identifier", "warning", "article 'a2' has no doi, pmid or pmcid; add one so readers can find it."),
+        (4, "bib-doi-prefix", "warning", "'a4' has doi 'doi:10.1234/abc': write the bare DOI '10.1234/abc' (evidencekb "
+                                         "fmt --fix does it); it is printed and linked correctly either way."),
+        (5, "bib-missing-field", "error", "@online 'o' lacks 'url or doi or eprint'; an @online needs title, url or "
+                                          "doi or eprint."),
+    ]
