@@ -795,7 +795,7 @@ def test_each_field_lint_names_the_entry_the_value_and_what_to_write() -> None:
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64])
 @pytest.mark.parametrize(("data", "line", "problem"), [
     (b"a\nb\nc\n\xe9x\n", 4, "not UTF-8"), (b"a\nb\n\xc3", 3, "not UTF-8"), (b"\xc3\xa9\n\n\xff", 3, "not UTF-8"),
-    (b"a\r\nb\r\nc\x00\n", 3, "NUL bytes"), (b"\xef\xbb\xbfa\n\x00", 2, "NUL bytes"),
+    (b"x\xe2\x82\xac\xff\n", 1, "not UTF-8"), (b"a\r\nb\r\nc\x00\n", 3, "NUL bytes"), (b"\xef\xbb\xbfa\n\x00", 2, "NUL bytes"),
 ])
 def test_a_file_that_is_not_text_is_located_at_its_line_however_it_is_read(tmp_path: Path, size: int, data: bytes,
                                                                            line: int, problem: str) -> None:
