@@ -807,3 +807,18 @@ def test_a_file_that_is_not_text_is_located_at_its_line_however_it_is_read(tmp_p
         list(_decoded(p, "x.bib", size))
     d = caught.value.diagnostic
     assert (d.path, d.line, d.code, problem in d.message) == ("x.bib", line, "bib-read", True)
+
+
+def test_bib_files_are_found_under_folders_and_named_by_files_and_shown_from_the_root(tmp_path: Path) -> None:
+    from evidencekb.bibliography import _display, find_bib_files
+
+    (tmp_path / "refs" / "sub").mkdir(parents=True)
+    for name in ("refs/b.bib", "refs/sub/a.bib", "refs/notes.txt", "extra.bib"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    assert find_bib_files(tmp_path, "refs") == [tmp_path / "refs" / "b.bib", tmp_path / "refs" / "sub" / "a.bib"]
+    assert find_bib_files(tmp_path, ["extra.bib", "missing", "refs/sub"]) == [tmp_path / "extra.bib",
+                                                                             tmp_path / "refs" / "sub" / "a.bib"]
+    assert _display(tmp_path / "refs" / "b.bib", tmp_path) == "refs/b.bib"
+    outside = tmp_path.parent / "elsewhere.bib"
+    assert _display(outside, tmp_path / "refs") == outside.as_posix()
+    assert _display(Path("x/y.bib"), None) == "x/y.bib"
