@@ -80,12 +80,7 @@ class Entry:
     def text(self, name: str) -> str:
         """A field decoded to plain Unicode text ('' when absent)."""
         value = self.fields.get(name)
-        if not value:
-            return ""
-        try:
-            return latex.decode(value)
-        except latex.LatexError:
-            return value
+        return latex.decode(value) if value else ""  # (read leniently: decoding never raises)
 
     def spans(self, name: str) -> list[latex.Span]:
         return latex.parse(self.fields.get(name, ""))
