@@ -822,3 +822,17 @@ def test_bib_files_are_found_under_folders_and_named_by_files_and_shown_from_the
     outside = tmp_path.parent / "elsewhere.bib"
     assert _display(outside, tmp_path / "refs") == outside.as_posix()
     assert _display(Path("x/y.bib"), None) == "x/y.bib"
+
+
+@pytest.mark.parametrize(("value", "html"), [
+    pytest.param("a~b", "a\u00a0b", id="a-tie-is-a-no-break-space"),
+    pytest.param("a~~b", "a\u00a0\u00a0b", id="two-ties"),
+    pytest.param("$\\$5$", "$5", id="an-escaped-dollar-first-in-math"),
+    pytest.param("$a\\$b$", "<i>a</i>$<i>b</i>", id="an-escaped-dollar-inside-math"),
+    pytest.param("$a\\$$", "<i>a</i>$", id="an-escaped-dollar-ending-math"),
+    pytest.param("a \\enquote{} b", "a “” b", id="an-empty-quotation"),
+    pytest.param("a \\foo{} b", "a  b", id="an-unknown-command-with-an-empty-argument"),
+])
+def test_ties_dollars_and_empty_arguments(value: str, html: str) -> None:
+    assert latex.check(value) is None
+    assert latex.to_html(latex.parse(value)) == html
