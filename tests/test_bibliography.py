@@ -836,3 +836,17 @@ def test_bib_files_are_found_under_folders_and_named_by_files_and_shown_from_the
 def test_ties_dollars_and_empty_arguments(value: str, html: str) -> None:
     assert latex.check(value) is None
     assert latex.to_html(latex.parse(value)) == html
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    pytest.param("\\emph{" * 2000 + "x \\& y" + "}" * 2000, "x & y", id="commands-nested-past-any-recursion-limit"),
+    pytest.param("{" * 45 + "\\emph{a} \\'e \\%" + "}" * 45, "a e %", id="commands-inside-braces-past-the-limit"),
+    pytest.param("$" + "x^{" * 1500 + "y" + "}" * 1500 + "$ and \\$5", None, id="math-nested-past-recursion"),
+])
+def test_latex_nested_too_deeply_to_read_shows_its_text_and_never_its_commands(value: str, text: str | None) -> None:
+    shown = latex.to_text(latex.parse(value))
+    assert "\\" not in shown and "{" not in shown and "}" not in shown
+    if text is not None:
+        assert shown == text
+    else:
+        assert shown.endswith("y and $5") and not shown.startswith("$")
