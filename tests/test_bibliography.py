@@ -850,3 +850,7 @@ def test_latex_nested_too_deeply_to_read_shows_its_text_and_never_its_commands(v
         assert shown == text
     else:
         assert shown.endswith("y and $5") and not shown.startswith("$")
+
+
+def test_styles_shared_by_neighbouring_text_stay_open_across_it() -> None:
+    assert latex.to_html(latex.parse("\\textsuperscript{\\textbf{a \\emph{b} c}} d")) == "<sup><b>a <i>b</i> c</b></sup> d"
