@@ -528,6 +528,9 @@ def test_a_broken_block_is_named_by_sixty_characters_of_its_first_line() -> None
     (d,) = [d for d in load_text([("b.bib", text)]).diagnostics if d.code == "bib-syntax"]
     assert d.message.startswith(f"cannot parse block '{('@article{' + long_key)[:60]}': ")
     assert d.message.endswith(". Check for a missing comma, brace or quote.") and ".." not in d.message
+    text = "@misc{short, title = {unclosed,\n  note = {x},\n  year = 2000\n\n@misc{ok, title={T}}\n"
+    (d,) = [d for d in load_text([("b.bib", text)]).diagnostics if d.code == "bib-syntax"]
+    assert d.message.startswith("cannot parse block '@misc{short, title = {unclosed,': ")  # its first line only
 
 
 _WRITE_A_YEAR = ("write a year (1999, 1066), a range (1992--1993), or put a full date in the date field "
@@ -752,9 +755,10 @@ def test_parts_join_as_pandocs_concat_with_and_ordinals_take_english_suffixes() 
 
     kept = f"{NOCASE_OPEN}U.S.{NOCASE_CLOSE}"
     assert _join(",", [kept, "b"]) == f"{kept} b"  # the punctuation inside a case-protected span counts
-    numbers = (1, 2, 3, 4, 11, 12, 13, 20, 21, 22, 23, 101, 111, 112, 113, 1000)
+    numbers = (1, 2, 3, 4, 11, 12, 13, 20, 21, 22, 23, 101, 111, 112, 113, 121, 1000)
     assert [_ordinal(str(k)) for k in numbers] == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "20th", "21st",
-                                                   "22nd", "23rd", "101st", "111th", "112th", "113th", "1000th"]
+                                                   "22nd", "23rd", "101st", "111th", "112th", "113th", "121st",
+                                                   "1000th"]
 
 
 def test_a_name_list_splits_on_and_outside_braces_even_when_they_do_not_pair() -> None:
@@ -854,3 +858,12 @@ def test_latex_nested_too_deeply_to_read_shows_its_text_and_never_its_commands(v
 
 def test_styles_shared_by_neighbouring_text_stay_open_across_it() -> None:
     assert latex.to_html(latex.parse("\\textsuperscript{\\textbf{a \\emph{b} c}} d")) == "<sup><b>a <i>b</i> c</b></sup> d"
+
+
+def test_an_entry_completed_by_its_parent_keeps_its_own_place_and_field_lines() -> None:
+    text = ("@book{parent, title={P}, year={2001}, publisher={Pub}}\n\n"
+            "@inbook{child,\n  crossref={parent},\n  title={C},\n  year={20x1}}\n")
+    bib = load_text([("x.bib", text)])
+    child = bib.entries["child"]
+    assert (child.line, child.field_lines["year"], child.fields["publisher"]) == (3, 6, "Pub")
+    assert [(d.line, d.code) for d in lint(bib)] == [(6, "bib-bad-year")]

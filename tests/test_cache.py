@@ -239,3 +239,20 @@ def test_the_least_recently_used_entry_is_packed_again_first(monkeypatch: pytest
         assert lazy[key].key == key
     assert list(lazy._open) == ["k2", "k0", "k3"]
     assert lazy["k0"] is lazy._open["k0"]  # an open entry is not unpacked again
+
+
+def test_a_saved_index_gives_every_entrys_hash_and_place(tmp_path: Path) -> None:
+    text = "@misc{a, title={A}}\n\n@misc{b, title={B}}\n\n@misc{c, title={C}}\n"
+    plain = bibmod.load_text([("refs/l.bib", text)])
+    lazy = bibmod.LazyEntries(plain.entries, tmp_path / "x.blobs")
+    again = bibmod.LazyEntries.from_state(json.loads(json.dumps(lazy.state())), tmp_path)
+    for key, e in plain.entries.items():
+        assert (again.digest(key), again.place(key)) == (e.digest, ("refs/l.bib", e.line))
+
+
+def test_an_index_naming_a_file_it_does_not_list_is_damaged(tmp_path: Path) -> None:
+    lazy = bibmod.LazyEntries(bibmod.load_text([("l.bib", BIB)]).entries, tmp_path / "x.blobs")
+    state = json.loads(json.dumps(lazy.state()))
+    state["path_ids"] = [len(state["paths"])] * len(state["keys"])  # one past the last file
+    with pytest.raises(bibmod.CacheDamaged, match="inconsistent"):
+        bibmod.LazyEntries.from_state(state, tmp_path)

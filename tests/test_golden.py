@@ -231,3 +231,40 @@ def test_prefetch_formats_what_neither_memory_nor_the_store_holds(monkeypatch: p
     fresh = Formatter("apa", store)  # formatting now only reads the store (rendering would fail)
     for k in keys:
         assert fresh.format(bib[k]) == store.get((k, bib[k].digest)) is not None
+
+
+def test_a_workers_share_of_prefetching_is_what_format_gives_in_this_process() -> None:
+    """What each worker process of :meth:`Formatter.prefetch` returns, checked here in this
+    process (a child's calls are invisible to coverage and to mutation testing)."""
+    from evidencekb import csl
+
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    entries = [e for e in bib.entries.values() if e.type != "xdata"][:4]
+    local = Formatter("apa")
+    assert csl._format_chunk(("apa", entries)) == [(e.key, e.digest, local.format(e), local.short_names(e))
+                                                   for e in entries]
+
+
+def test_what_prefetching_puts_is_what_format_then_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evidencekb import csl
+
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    e = next(e for e in bib.entries.values() if e.type != "xdata")
+    made = Formatter("apa").format(e)
+    f = Formatter("apa")
+    f._put((e.key, e.digest), made)
+    monkeypatch.setattr(csl.Formatter, "_render", lambda self, entry: pytest.fail("formatted again"))
+    assert f.format(e) is made
+
+
+def test_a_style_files_own_citation_brackets_are_used(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from evidencekb import csl
+
+    path = tmp_path / "brackets.csl"
+    path.write_text('<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl" class="in-text" '
+                    'version="1.0"><info><title>Brackets</title><category citation-format="numeric"/></info>'
+                    '<citation><layout prefix="[" suffix="]" delimiter="; "><text variable="citation-number"/>'
+                    '</layout></citation><bibliography><layout><text variable="title"/></layout></bibliography>'
+                    '</style>', encoding="utf-8")
+    s = csl.Style(str(path))
+    assert (s.title, s.numeric, s.prefix, s.suffix, s.delimiter) == ("Brackets", True, "[", "]", "; ")
