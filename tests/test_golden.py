@@ -225,6 +225,7 @@ def test_prefetch_formats_what_neither_memory_nor_the_store_holds(monkeypatch: p
     assert f.prefetch(keys[:3], bib.entries, workers=2) == 3
     assert {k[:2] for k in store.data} == {(k, bib[k].digest) for k in keys[:3]}
     assert {len(k) for k in store.data} == {2, 3}  # the entry and its names, both kept
+    assert {k: store.data[(k, bib[k].digest, "names")] for k in keys[:3]} == {k: csl.short_names(bib[k]) for k in keys[:3]}
     again = Formatter("apa", store)  # a later build: what the store holds is not formatted again
     assert again.prefetch(keys, bib.entries, workers=2) == len(keys) - 3
     monkeypatch.setattr(csl.Formatter, "_render", lambda self, e: (_ for _ in ()).throw(AssertionError(e.key)))
