@@ -867,3 +867,15 @@ def test_an_entry_completed_by_its_parent_keeps_its_own_place_and_field_lines() 
     child = bib.entries["child"]
     assert (child.line, child.field_lines["year"], child.fields["publisher"]) == (3, 6, "Pub")
     assert [(d.line, d.code) for d in lint(bib)] == [(6, "bib-bad-year")]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("@misc{a, title={x}", "cannot parse block '@misc{a, title={x}': Unexpectedly reached end of file. Check for a "
+                           "missing comma, brace or quote."),
+    ("@misc{a title={x}}\n", "cannot parse block '@misc{a title=': Expected comma after entry key, but found =. Check "
+                             "for a missing comma, brace or quote."),
+    ("@misc{a, title={x\n\n@misc{b, title={y}}\n", "cannot parse block '@misc{a, title={x': Unexpected block start: "
+     "`@misc`. Was still looking for field-value closing `}`. Check for a missing comma, brace or quote."),
+])
+def test_a_block_that_does_not_parse_gives_the_parsers_reason_with_one_full_stop(text: str, message: str) -> None:
+    assert [d.message for d in load_text([("b.bib", text)]).diagnostics] == [message]
