@@ -879,3 +879,33 @@ def test_an_entry_completed_by_its_parent_keeps_its_own_place_and_field_lines() 
 ])
 def test_a_block_that_does_not_parse_gives_the_parsers_reason_with_one_full_stop(text: str, message: str) -> None:
     assert [d.message for d in load_text([("b.bib", text)]).diagnostics] == [message]
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    pytest.param("@article{m, title={A}, journaltitle={Runner's World}, entrysubtype={magazine}, date={2020-05}}",
+                 {"type": "article-magazine", "container-title": "Runner’s World", "issued": {"date-parts": [[2020, 5]]}},
+                 id="magazine"),
+    pytest.param("@article{m, title={A}, journaltitle={The Times}, entrysubtype={newspaper}, date={2020}}",
+                 {"type": "article-newspaper"}, id="newspaper"),
+    pytest.param("@unpublished{m, title={A Talk}, eventtitle={Annual Meeting}, venue={Boston}, eventdate={2019-10-03}}",
+                 {"type": "speech", "event-title": "Annual meeting", "event-place": "Boston",
+                  "event-date": {"date-parts": [[2019, 10, 3]]}}, id="a-talk-is-a-speech"),
+    pytest.param("@unpublished{m, title={A Draft}}", {"type": "manuscript"}, id="unpublished-without-an-event"),
+    pytest.param("@mastersthesis{m, title={A}, school={Uni}, year={2018}}",
+                 {"type": "thesis", "genre": "Master’s thesis", "publisher": "Uni"}, id="masters-thesis"),
+    pytest.param("@phdthesis{m, title={A}, school={Uni}, year={2018}, type={Habilitation}}",
+                 {"type": "thesis", "genre": "Habilitation"}, id="a-thesis-type-of-its-own"),
+    pytest.param("@article{m, title={A}, journal={J}, issue={Spring}, year={2018}}", {"issue": "Spring"},
+                 id="an-issue-without-a-number"),
+    pytest.param("@article{m, title={A}, journal={J}, number={3}, issue={Spring}, year={2018}}", {"issue": "3, Spring"},
+                 id="a-number-and-an-issue"),
+    pytest.param("@misc{m, title={A}, eprint={2101.00001}, archiveprefix={arXiv}}",
+                 {"URL": "https://arxiv.org/abs/2101.00001"}, id="an-arxiv-eprint-is-linked"),
+    pytest.param("@misc{m, title={A}, eprint={1234}, eprinttype={unknownarchive}}", {"URL": None},
+                 id="an-eprint-of-an-unknown-archive-is-not-linked"),
+    pytest.param("@misc{m, title={A}, url={https://x.org}, eprint={1}, eprinttype={pubmed}}", {"URL": "https://x.org"},
+                 id="a-url-comes-before-an-eprint"),
+])
+def test_rarer_biblatex_types_and_fields_as_pandoc_reads_them(entry: str, expected: dict[str, object]) -> None:
+    item = to_csl(load_text([("x.bib", entry)]).entries["m"])
+    assert {k: item.get(k) for k in expected} == expected
