@@ -909,3 +909,15 @@ def test_a_block_that_does_not_parse_gives_the_parsers_reason_with_one_full_stop
 def test_rarer_biblatex_types_and_fields_as_pandoc_reads_them(entry: str, expected: dict[str, object]) -> None:
     item = to_csl(load_text([("x.bib", entry)]).entries["m"])
     assert {k: item.get(k) for k in expected} == expected
+
+
+def test_string_macros_defined_twice_or_used_before_they_exist_are_named_with_a_suggestion() -> None:
+    text = "@string{journal = {J}}\n@string{Journal = {K}}\n@string{b = jornal # { x}}\n@misc{m, title = jornal}\n"
+    assert [(d.path, d.line, d.col, d.code, d.message) for d in load_text([("s.bib", text)]).diagnostics] == [
+        ("s.bib", 2, 1, "bib-duplicate-key", "@string 'Journal' is already defined at s.bib:1; the first definition is "
+                                             "used. Remove or rename one of them."),
+        ("s.bib", 3, 1, "bib-unknown-string", "@string 'b' uses 'jornal', which is not an @string defined before it; "
+         "it is kept as written. Define it first, or brace the text. Did you mean 'journal'?"),
+        ("s.bib", 4, 1, "bib-unknown-string", "field 'title' of 'm' uses @string 'jornal', which no .bib file defines. "
+                                              "Did you mean 'journal'?"),
+    ]

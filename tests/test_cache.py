@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -256,3 +257,45 @@ def test_an_index_naming_a_file_it_does_not_list_is_damaged(tmp_path: Path) -> N
     state["path_ids"] = [len(state["paths"])] * len(state["keys"])  # one past the last file
     with pytest.raises(bibmod.CacheDamaged, match="inconsistent"):
         bibmod.LazyEntries.from_state(state, tmp_path)
+
+
+def test_a_packed_file_is_read_through_the_descriptor_opened_when_packing(tmp_path: Path) -> None:
+    import gc
+
+    entries = bibmod.load_text([("l.bib", BIB)]).entries
+    lazy = bibmod.LazyEntries(entries, tmp_path / "x.blobs")
+    (tmp_path / "other").write_bytes(b"\0" * (tmp_path / "x.blobs").stat().st_size)
+    os.replace(tmp_path / "other", tmp_path / "x.blobs")  # a newer build replaces the file
+    assert lazy["alpha2020"].fields == entries["alpha2020"].fields  # still the file it packed
+    fd = lazy._fd
+    assert fd is not None
+    del lazy
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed with the library
+
+
+def test_packing_that_fails_leaves_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    entries = bibmod.load_text([("l.bib", BIB)]).entries
+    calls = iter(range(10))
+    original = bibmod.Entry.to_data
+
+    def to_data(self: bibmod.Entry) -> dict[str, object]:
+        if next(calls) == 1:
+            raise RuntimeError("disk full")
+        return original(self)
+
+    monkeypatch.setattr(bibmod.Entry, "to_data", to_data)
+    with pytest.raises(RuntimeError):
+        bibmod.LazyEntries(entries, tmp_path / "x.blobs")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_child_entrys_hash_follows_its_parent_wherever_it_stands(tmp_path: Path) -> None:
+    text = ("@misc{a, title={A}}\n@misc{b, title={B}}\n@book{p, title={P}, publisher={Pub}, year={2001}}\n"
+            "@inbook{c, crossref={p}, title={C}}\n@misc{d, title={D}}\n")
+    path, _ = _library(tmp_path, text)
+    plain = bibmod.load_text([("references/lib.bib", text)])
+    packed = cache._load([path], tmp_path, tmp_path / "x.blobs").entries
+    assert isinstance(packed, bibmod.LazyEntries)
+    assert {k: packed.digest(k) for k in plain.entries} == {k: e.digest for k, e in plain.entries.items()}
