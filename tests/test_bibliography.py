@@ -921,3 +921,13 @@ def test_string_macros_defined_twice_or_used_before_they_exist_are_named_with_a_
         ("s.bib", 4, 1, "bib-unknown-string", "field 'title' of 'm' uses @string 'jornal', which no .bib file defines. "
                                               "Did you mean 'journal'?"),
     ]
+
+
+@pytest.mark.parametrize(("raw", "braced"), [
+    ("{\\'E}va \\'Eva", "{\\'E}va {\\'E}va"), ('{{\\"o}} x\\"o', '{{\\"o}} x{\\"o}'), ("{a\\{b} \\'Eva", "{a\\{b} {\\'E}va"),
+    ("{a} {b} \\v{C}apek", "{a} {b} {\\v{C}}apek"), ('{\\AA}ngstr\\"om', '{\\AA}ngstr{\\"o}m'), ("Smith", "Smith"),
+])
+def test_accented_letters_outside_braces_are_braced_once_as_bibtex_special_characters(raw: str, braced: str) -> None:
+    from evidencekb.csl import _brace_specials
+
+    assert _brace_specials(raw) == braced

@@ -319,3 +319,26 @@ def test_prefetching_what_the_store_holds_unpacks_nothing(monkeypatch: pytest.Mo
     packed = bibmod.LazyEntries(bib.entries)
     monkeypatch.setattr(packed, "_blob", lambda i: pytest.fail("unpacked an entry"))
     assert Formatter("apa", store).prefetch(keys, packed, workers=2) == 0
+
+
+def test_the_variables_a_style_element_may_print_follow_its_macros(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What a substitute suppresses once it has printed: every variable its elements name,
+    through macros that call macros (and a macro that calls itself, or one the style lacks)."""
+    from citeproc import CitationStylesStyle
+
+    from evidencekb import csl
+
+    path = tmp_path / "macros.csl"
+    path.write_text(
+        '<?xml version="1.0"?>\n<style xmlns="http://purl.org/net/xbiblio/csl" class="in-text" version="1.0">'
+        '<info><title>Macros</title></info>'
+        '<macro name="a"><text variable="title"/><text macro="b"/></macro>'
+        '<macro name="b"><names variable="editor translator"/><text macro="a"/><text macro="missing"/></macro>'
+        '<citation><layout><text variable="citation-number"/></layout></citation>'
+        '<bibliography><layout><group><text variable="container-title"/><text macro="a"/></group></layout>'
+        '</bibliography></style>', encoding="utf-8")
+    style = CitationStylesStyle(str(path), validate=False)
+    layout = style.root.bibliography.layout
+    assert csl._variables_of(layout) == {"container-title", "title", "editor", "translator"}
+    macro_b = style.root.xpath_search("cs:macro[@name='b']")[0]
+    assert csl._variables_of(macro_b) == {"editor", "translator", "title"}
