@@ -705,6 +705,8 @@ def test_a_commands_argument_counts_toward_the_nesting_limit(command: str) -> No
 @pytest.mark.parametrize(("value", "useprefix", "names"), [
     pytest.param("Y. Alavi et al.", False, [{"given": "Y.", "family": "Alavi"}, {"literal": "et al."}],
                  id="et-al-written-into-the-last-name"),
+    pytest.param("Smith, J and Y. Alavi et al", False, [{"given": "J", "family": "Smith"}, {"given": "Y.", "family": "Alavi"},
+                                                        {"literal": "et al."}], id="et-al-after-the-second-name"),
     pytest.param("Smith, J and others", False, [{"given": "J", "family": "Smith"}, {"literal": "et al."}],
                  id="and-others"),
     pytest.param("{World Health {Organization}}", False, [{"literal": "World Health Organization"}],
