@@ -342,3 +342,26 @@ def test_the_variables_a_style_element_may_print_follow_its_macros(tmp_path) -> 
     assert csl._variables_of(layout) == {"container-title", "title", "editor", "translator"}
     macro_b = style.root.xpath_search("cs:macro[@name='b']")[0]
     assert csl._variables_of(macro_b) == {"editor", "translator", "title"}
+
+
+_NO_AUTHOR = """@book{nov, title={1984. A Novel}, year={1949}, publisher={Secker}}
+@report{rep, title={Annual Report on Running Injuries}, institution={Sports Council}, year={2019}}
+@online{web, title={Iliotibial Band Syndrome}, organization={NHS}, url={https://www.nhs.uk/itbs}, year={2021},
+  urldate={2022-01-05}}
+"""
+
+
+@pytest.mark.parametrize(("style", "expected"), [
+    ("apa", ["1984. A novel. (1949). Secker.", "Annual report on running injuries. (2019). Sports Council.",
+             "NHS. (2021). Iliotibial band syndrome. https://www.nhs.uk/itbs"]),
+    ("nlm-citation-sequence", ["1984. A novel. Secker; 1949.", "Annual report on running injuries. Sports Council; 2019.",
+                               "Iliotibial band syndrome [Internet]. NHS; 2021 [cited 2022 Jan 5]. Available from: "
+                               "https://www.nhs.uk/itbs"]),
+])
+def test_a_work_without_authors_prints_what_its_title_stands_in_for_once_and_the_rest(style: str,
+                                                                                      expected: list[str]) -> None:
+    """The title (or the organization) stands in for the missing author and is not printed
+    again, but the publisher, which the title macro also names, still is (pandoc's text)."""
+    bib = load_text([("x.bib", _NO_AUTHOR)])
+    f = Formatter(style)
+    assert [f.format(e).text for e in bib.entries.values()] == expected

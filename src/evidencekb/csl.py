@@ -689,21 +689,34 @@ def _patch_citeproc_substitute() -> None:
         return
 
     def render(self: Any, item: Any, context: Any = None, **kwargs: Any) -> Any:
-        for child in self.getchildren():
+        def rendered(child: Any) -> Any:
             try:
                 if isinstance(child, model.Names) and child.name is None:
                     names = self.xpath_search("./parent::cs:names[1]")[0]
-                    text = child.render(item, names_context=names, context=context, **kwargs)
-                else:
-                    text = child.render(item, context=context, **kwargs)
+                    return child.render(item, names_context=names, context=context, **kwargs)
+                return child.render(item, context=context, **kwargs)
             except VariableError:
-                continue
+                return None
+
+        for child in self.getchildren():
+            text = rendered(child)
             if text:
                 if kwargs.get("sort_options") is None:
                     if isinstance(child, model.Names) and child.get("variable") is None:
                         variables = set(self.xpath_search("./parent::cs:names[1]")[0].get("variable", "").split())
                     else:
-                        variables = _variables_of(child)
+                        # A macro may name more variables than it printed (APA's title macro
+                        # names the publisher): only those whose absence changes the text
+                        # were substituted.
+                        variables = set()
+                        for var in _variables_of(child):
+                            key = var.replace("-", "_")
+                            if key not in item.reference:
+                                continue
+                            value = item.reference.pop(key)
+                            if str(rendered(child) or "") != str(text):
+                                variables.add(var)
+                            item.reference[key] = value
                     for var in variables:
                         item.reference.pop(var.replace("-", "_"), None)
                 return text
