@@ -365,3 +365,25 @@ def test_a_work_without_authors_prints_what_its_title_stands_in_for_once_and_the
     bib = load_text([("x.bib", _NO_AUTHOR)])
     f = Formatter(style)
     assert [f.format(e).text for e in bib.entries.values()] == expected
+
+
+@pytest.mark.parametrize(("style", "expected"), [
+    ("apa", "Doe, J. (2001). Fascia, tendons, etc. Pub Inc."),
+    ("nlm-citation-sequence", "Doe J. Fascia, tendons, etc. Pub Inc.; 2001."),
+])
+def test_a_field_ending_in_a_full_stop_takes_no_second_one(style: str, expected: str) -> None:
+    bib = load_text([("x.bib", "@book{etc, author={Doe, Jane}, title={Fascia, Tendons, etc.}, publisher={Pub Inc.}, "
+                               "year={2001}}")])
+    assert Formatter(style).format(bib.entries["etc"]).text == expected  # pandoc's text
+
+
+def test_the_names_an_in_text_citation_shows() -> None:
+    from evidencekb.csl import short_names
+
+    bib = load_text([("x.bib", "@report{who, author={{World Health Organization}}, title={R}, year={2020}}\n"
+                               "@article{many, author={Doe, Jane and others}, title={T}, year={2001}}\n"
+                               "@book{ed, editor={Roe, R and Poe, P}, title={H}, year={2012}}\n"
+                               "@article{four, author={A, A and B, B and C, C and D, D}, title={T}, year={2001}}\n"
+                               "@misc{none, title={T}}\n")])
+    assert [short_names(e) for e in bib.entries.values()] == [
+        ("World Health Organization",), ("Doe",), ("Roe", "Poe"), ("A", "B", "C"), ()]
