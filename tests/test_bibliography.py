@@ -731,7 +731,7 @@ def test_names_as_bibtex_and_pandoc_read_them(value: str, useprefix: bool, names
 
 
 @pytest.mark.parametrize(("raw", "braced"), [("{A}", True), ("{{A}B}", True), ("{A} and {B}", False), ("{A}{B}", False),
-                                             ("A", False), ("{A", False)])
+                                             ("A", False), ("{A", False), ("{a}}", False)])
 def test_a_name_is_fully_braced_only_when_one_group_spans_it(raw: str, braced: bool) -> None:
     from evidencekb.csl import _fully_braced
 
