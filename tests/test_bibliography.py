@@ -933,3 +933,18 @@ def test_accented_letters_outside_braces_are_braced_once_as_bibtex_special_chara
     from evidencekb.csl import _brace_specials
 
     assert _brace_specials(raw) == braced
+
+
+@pytest.mark.parametrize(("fields", "language", "title"), [
+    pytest.param("langid={english}, langidopts={variant=british}", None, "The big title", id="british-english"),
+    pytest.param("langid={ENGLISH}", None, "The big title", id="langid-in-any-case"),
+    pytest.param("langid={en-IN}", None, "The big title", id="any-en-tag"),
+    pytest.param("hyphenation={german}", "de-DE", "The Big Title", id="hyphenation-when-no-langid"),
+    pytest.param("language={French}", "fr-FR", "The Big Title", id="language-when-neither"),
+    pytest.param("langid={ngerman}, hyphenation={english}", "de-DE", "The Big Title", id="langid-comes-first"),
+    pytest.param("", None, "The big title", id="no-language-is-english"),
+])
+def test_an_english_title_is_sentence_cased_and_another_language_is_tagged_and_kept(fields: str, language: str | None,
+                                                                                      title: str) -> None:
+    item = to_csl(load_text([("x.bib", f"@book{{b, title={{The Big Title}}, year={{2001}}, {fields}}}")]).entries["b"])
+    assert (item.get("language"), item["title"]) == (language, title)

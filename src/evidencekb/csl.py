@@ -250,11 +250,8 @@ def to_csl(entry: Entry) -> dict[str, Any]:
     def dec(name: str) -> str:
         return latex.decode(f[name]) if f.get(name) else ""
 
-    langid = dec("langid").lower()
-    if langid == "english":
-        variant = dec("langidopts").lower()
-        langid = {"variant=british": "british", "variant=uk": "british"}.get(variant, langid)
-    lang_field = langid or dec("hyphenation").lower() or dec("language").lower()
+    # Any English (a variant in langidopts too) is sentence-cased and carries no language tag.
+    lang_field = dec("langid").lower() or dec("hyphenation").lower() or dec("language").lower()
     english = lang_field in biblatex.ENGLISH or lang_field.startswith("en-")
     opts = biblatex.parse_options(dec("options"))
 
