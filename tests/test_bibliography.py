@@ -969,3 +969,17 @@ def test_an_english_title_is_sentence_cased_and_another_language_is_tagged_and_k
                                                                                       title: str) -> None:
     item = to_csl(load_text([("x.bib", f"@book{{b, title={{The Big Title}}, year={{2001}}, {fields}}}")]).entries["b"])
     assert (item.get("language"), item["title"]) == (language, title)
+
+
+def test_numbers_dates_and_series_of_a_book_in_csl_as_pandoc_gives_them() -> None:
+    text = ("@book{m, title={A}, year={2001}, origdate={1899}, volume={2}, part={1}, volumes={3}, pagetotal={412},\n"
+            " chapter={7}, edition={2}, version={1.2}, number={14}, series={Lecture Notes}, urldate={2020-02-03}}\n"
+            "@book{n, title={A}, date={circa 1850}}\n@book{o, title={A}, part={2}, year={2001}}\n")
+    entries = load_text([("x.bib", text)]).entries
+    assert to_csl(entries["m"]) == {  # pandoc's CSL JSON for it, field for field
+        "id": "m", "type": "book", "title": "A", "issued": {"date-parts": [[2001]]},
+        "accessed": {"date-parts": [[2020, 2, 3]]}, "original-date": {"date-parts": [[1899]]}, "volume": "2.1",
+        "number-of-volumes": "3", "number-of-pages": "412", "chapter-number": "7", "edition": "2", "version": "1.2",
+        "collection-number": "14", "collection-title": "Lecture notes"}
+    assert to_csl(entries["n"])["issued"] == {"literal": "circa 1850"}  # kept as written (pandoc drops it)
+    assert to_csl(entries["o"])["volume"] == "2"  # a part without a volume
