@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from evidencekb import latex
 from evidencekb.bibliography import _decoded, lint, load, load_text, loader
-from evidencekb.csl import to_csl
+from evidencekb.csl import to_csl, to_plain_csl
 
 GOOD = "@article{good2020, author={Good, Gail}, title={Fine}, journal={J}, year={2020}, doi={10.5555/good}}\n"
 
@@ -983,3 +983,28 @@ def test_numbers_dates_and_series_of_a_book_in_csl_as_pandoc_gives_them() -> Non
         "collection-number": "14", "collection-title": "Lecture notes"}
     assert to_csl(entries["n"])["issued"] == {"literal": "circa 1850"}  # kept as written (pandoc drops it)
     assert to_csl(entries["o"])["volume"] == "2"  # a part without a volume
+
+
+_TITLES = """@periodical{p, title={Journal of Fascia}, subtitle={Research Notes}, issuetitle={Special Issue on Bands},
+  issuesubtitle={Part One}, year={2020}}
+@periodical{q, title={Journal of Fascia}, subtitle={Research Notes}, titleaddon={Online}, year={2020}}
+@book{mv, title={Anatomy}, subtitle={The Leg}, titleaddon={Revised}, maintitle={Collected Works},
+  mainsubtitle={In Ten Volumes}, maintitleaddon={Annotated}, volume={2}, year={2001}}
+@inbook{ch, title={The Knee}, booktitle={Anatomy}, booksubtitle={The Leg}, booktitleaddon={Revised},
+  maintitle={Collected Works}, year={2001}}
+@book{ta, title={A Book}, subtitle={Its Subtitle}, titleaddon={With an Addon}, year={2001}}
+"""
+
+
+@pytest.mark.parametrize(("key", "titles"), [
+    ("p", {"title": "Special issue on bands: Part one", "container-title": "Journal of Fascia: Research Notes"}),
+    ("q", {"title": "Journal of fascia: Research notes. Online",
+           "container-title": "Journal of Fascia: Research Notes. Online"}),
+    ("mv", {"title": "Collected works: In ten volumes. Annotated", "volume-title": "Anatomy: The leg. Revised"}),
+    # pandoc gives the container "Collected works: The leg. Revised", the book's subtitle under the main title
+    ("ch", {"title": "The knee", "container-title": "Collected works", "volume-title": "Anatomy: The leg. Revised"}),
+    ("ta", {"title": "A book: Its subtitle. With an addon"}),
+])
+def test_titles_subtitles_and_addons_join_as_pandoc_joins_them(key: str, titles: dict[str, str]) -> None:
+    item = to_plain_csl(load_text([("x.bib", _TITLES)]).entries[key])
+    assert {k: item[k] for k in ("title", "container-title", "volume-title") if k in item} == titles
