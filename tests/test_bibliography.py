@@ -1008,3 +1008,18 @@ _TITLES = """@periodical{p, title={Journal of Fascia}, subtitle={Research Notes}
 def test_titles_subtitles_and_addons_join_as_pandoc_joins_them(key: str, titles: dict[str, str]) -> None:
     item = to_plain_csl(load_text([("x.bib", _TITLES)]).entries[key])
     assert {k: item[k] for k in ("title", "container-title", "volume-title") if k in item} == titles
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ("@article{a, title={T}, journaltitle={Journal of Fascia}, journalsubtitle={Notes}, shortjournal={J Fascia}, "
+     "year={2020}}", {"container-title": "Journal of Fascia: Notes", "container-title-short": "J Fascia"}),
+    ("@periodical{a, title={Journal of Fascia}, shorttitle={J Fasc}, year={2020}}",
+     {"title": "Journal of fascia", "container-title": "Journal of Fascia", "container-title-short": "J Fasc"}),
+    ("@inbook{a, title={The Knee}, maintitle={Collected Works}, mainsubtitle={In Ten Volumes}, "
+     "maintitleaddon={Annotated}, year={2001}}", {"container-title": "Collected works: In ten volumes. Annotated"}),
+    ("@book{a, title={A}, series={3}, year={2001}}", {"collection-title": "3rd series"}),
+    ("@book{a, title={A}, series={Lecture Notes in Anatomy}, year={2001}}", {"collection-title": "Lecture notes in anatomy"}),
+])
+def test_containers_short_titles_and_series_as_pandoc_reads_them(entry: str, expected: dict[str, str]) -> None:
+    item = to_plain_csl(load_text([("x.bib", entry)]).entries["a"])
+    assert {k: item.get(k) for k in expected} == expected

@@ -358,7 +358,7 @@ def to_csl(entry: Entry) -> dict[str, Any]:
         item["container-title-short"] = short
     if f.get("series"):
         series = dec("series").strip()
-        item["collection-title"] = f"{_ordinal(series)} ser." if series.isdigit() else title("series")
+        item["collection-title"] = f"{_ordinal(series)} series" if series.isdigit() else title("series")
     if f.get("eventtitle"):
         item["event-title"] = title("eventtitle")
 
