@@ -2,6 +2,7 @@
 run whole in one sitting.
 
     python scripts/mutation.py score [MODULE ...]      # killed / tested, per module and in all
+    python scripts/mutation.py score --only FILE       # ... of the mutants named in FILE (a sample)
     python scripts/mutation.py survivors MODULE        # the surviving mutants' names
     python scripts/mutation.py sample MODULE N [SEED]  # N mutant names drawn at random (seed 1)
 
@@ -46,12 +47,14 @@ def interval(caught: int, tested: int) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def score(names: list[str]) -> int:
+def score(names: list[str], only: set[str] | None = None) -> int:
     total_caught = total_tested = 0
     print("| module | mutants | tested | caught | score | 95 % interval |")
     print("|---|---:|---:|---:|---:|---|")
     for module in names or modules():
-        codes = results(module)
+        codes = {k: c for k, c in results(module).items() if only is None or k in only}
+        if only is not None and not codes:
+            continue
         tested = [c for c in codes.values() if c is not None]
         caught = sum(1 for c in tested if c not in (SURVIVED, NO_TESTS))
         low, high = interval(caught, len(tested))
@@ -72,6 +75,8 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command == "score":
+        if rest[:1] == ["--only"]:
+            return score([], set(Path(rest[1]).read_text(encoding="utf-8").split()))
         return score(rest)
     if command == "survivors":
         print("\n".join(k for k, c in results(rest[0]).items() if c in (SURVIVED, NO_TESTS)))
