@@ -1023,3 +1023,15 @@ def test_titles_subtitles_and_addons_join_as_pandoc_joins_them(key: str, titles:
 def test_containers_short_titles_and_series_as_pandoc_reads_them(entry: str, expected: dict[str, str]) -> None:
     item = to_plain_csl(load_text([("x.bib", entry)]).entries["a"])
     assert {k: item.get(k) for k in expected} == expected
+
+
+def test_identifiers_numbers_and_notes_in_csl() -> None:
+    text = ("@report{a, title={T}, number={12}, institution={I}, year={2001}, isbn={978-3-16-148410-0}, issn={1234-5678},"
+            " pmid={123}, pmcid={PMC9}, note={A note}, addendum={An addendum}}\n"
+            "@periodical{b, title={P}, note={N}, addendum={Add}, year={2001}}\n")
+    entries = load_text([("x.bib", text)]).entries
+    a = to_plain_csl(entries["a"])
+    assert {k: a[k] for k in ("type", "number", "ISBN", "ISSN", "PMID", "PMCID", "note")} == {
+        "type": "report", "number": "12", "ISBN": "978-3-16-148410-0", "ISSN": "1234-5678", "PMID": "123",
+        "PMCID": "PMC9", "note": "A note. An addendum"}
+    assert to_plain_csl(entries["b"])["note"] == "Add"  # a periodical's note is not the issue's
