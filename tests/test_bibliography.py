@@ -1035,3 +1035,25 @@ def test_identifiers_numbers_and_notes_in_csl() -> None:
         "type": "report", "number": "12", "ISBN": "978-3-16-148410-0", "ISSN": "1234-5678", "PMID": "123",
         "PMCID": "PMC9", "note": "A note. An addendum"}
     assert to_plain_csl(entries["b"])["note"] == "Add"  # a periodical's note is not the issue's
+
+
+def test_missing_fields_are_listed_and_inherited_ones_said_to_count() -> None:
+    text = "@article{a, author={A}}\n@inbook{c, crossref={p}, author={B}}\n@book{p, title={P}}\n"
+    bib = load_text([("x.bib", text)])
+    assert [(d.line, d.message) for d in lint(bib) if d.code == "bib-missing-field"] == [
+        (1, "@article 'a' lacks 'title' and 'journaltitle or journal' and 'date or year'; an @article needs title, "
+            "journaltitle or journal, date or year."),
+        (2, "@inbook 'c' lacks 'title' and 'date or year'; an @inbook needs title, date or year (fields its crossref "
+            "or xdata parents give count)."),
+        (3, "@book 'p' lacks 'date or year'; an @book needs title, date or year."),
+    ]
+    assert bib.entries["c"].raw == "@inbook{c, crossref={p}, author={B}}"  # as written, not as completed
+
+
+def test_the_latest_plausible_year_is_five_years_ahead() -> None:
+    import datetime
+
+    latest = datetime.date.today().year + 5
+    for year, codes in ((latest, []), (latest + 1, ["bib-bad-year"])):
+        bib = load_text([("x.bib", f"@book{{b, title={{T}}, year={{{year}}}}}")])
+        assert [d.code for d in lint(bib)] == codes, year
