@@ -1057,3 +1057,19 @@ def test_the_latest_plausible_year_is_five_years_ahead() -> None:
     for year, codes in ((latest, []), (latest + 1, ["bib-bad-year"])):
         bib = load_text([("x.bib", f"@book{{b, title={{T}}, year={{{year}}}}}")])
         assert [d.code for d in lint(bib)] == codes, year
+
+
+def test_a_field_named_twice_is_placed_on_its_lines() -> None:
+    found = [(d.line, d.col, d.message) for t in ("@misc{a, title={A}, TITLE={B}}", "@misc{a, title={A},\n  title={B}}")
+             for d in load_text([("x.bib", t)]).diagnostics]
+    assert found == [(1, 1, "entry 'a' names 'title' twice (line 1); the last value is used. Keep one of them."),
+                     (2, 1, "entry 'a' names 'title' twice (lines 1 and 2); the last value is used. Keep one of them.")]
+
+
+def test_empty_quoted_parts_join_and_a_pmcid_alone_identifies_an_article() -> None:
+    from evidencekb.bibliography import _resolve
+
+    assert (_resolve('"" # jj', {"jj": "J"}), _resolve('{} # "x"', {})) == (("J", []), ("x", []))
+    text = "@article{a, author={A}, title={T}, journal={J}, year={2001}, pmcid={PMC1}}"
+    bib = load_text([("x.bib", text)])
+    assert (lint(bib), bib.entries["a"].raw) == ([], text)
