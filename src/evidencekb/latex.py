@@ -164,7 +164,7 @@ class _Parser:
 
     def run(self, protected: bool = False, style: frozenset[str] = frozenset()) -> list[Span]:
         s = self.s
-        if self.depth > MAX_DEPTH:  # commands nested deeper: their text only (no Python recursion)
+        if self.depth > MAX_DEPTH:  # braces or commands nested deeper: their text only (no recursion)
             self.emit(_stripped(s), protected, style)
             return self.out
         buf: list[str] = []
@@ -178,9 +178,6 @@ class _Parser:
             if c == "{":
                 flush()
                 inner = self.group()
-                if self.depth >= MAX_DEPTH:  # deeper nesting is only grouping: read it as text
-                    self.emit(_stripped(inner), True, style)
-                    continue
                 for span in _Parser(inner, self.depth + 1).run(True, style):
                     self.emit(span.text, True, span.style)
             elif c == "}":
@@ -384,12 +381,12 @@ _SPECIAL = re.compile(r"[{}\\$~'`]|--")
 
 #: Braces or commands nested deeper than this are read as plain text (no Python recursion).
 MAX_DEPTH = 40
-_COMMAND_OR_BRACE = re.compile(r"\\([A-Za-z]+)\s*|\\(.)|[{}]")
+_COMMAND_OR_BRACE = re.compile(r"\\([A-Za-z]+)\s*|\\(.)|[{}$]")
 
 
 def _stripped(text: str) -> str:
-    """The text of LaTeX with its commands and braces taken out (an escaped special character
-    is kept): what is shown of LaTeX nested too deeply to read."""
+    """The text of LaTeX with its commands, braces and math dollars taken out (an escaped
+    special character is kept): what is shown of LaTeX nested too deeply to read."""
     return _COMMAND_OR_BRACE.sub(lambda m: m.group(2) if m.group(2) and m.group(2) in "&%$#_{} " else "", text)
 
 
@@ -408,7 +405,7 @@ def parse(value: str) -> list[Span]:
     try:
         return _Parser(repaired).run()
     except (LatexError, RecursionError):
-        return [Span(_stripped(re.sub(r"(?<!\\)\$", "", repaired)), False, frozenset())]  # math nested past recursion
+        return [Span(_stripped(repaired), False, frozenset())]  # math nested past Python's recursion
 
 
 def parse_strict(value: str) -> list[Span]:
