@@ -242,8 +242,134 @@ def test_a_workers_share_of_prefetching_is_what_format_gives_in_this_process() -
     bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
     entries = [e for e in bib.entries.values() if e.type != "xdata"][:4]
     local = Formatter("apa")
-    assert csl._format_chunk(("apa", entries)) == [(e.key, e.digest, local.format(e), local.short_names(e))
-                                                   for e in entries]
+    assert csl._format_chunk(("apa", entries)) == ("apa", [(e.key, e.digest, local.format(e), local.short_names(e))
+                                                           for e in entries])
+
+
+def _linux_only() -> None:
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("entries are formatted across processes only where the platform forks")
+
+
+def test_formatting_in_the_background_gives_what_this_process_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several styles formatted by one pool while this process goes on: an entry asked for
+    is waited for (the first keys come first), the rest arrive with ``finish``; every
+    result is the one formatting here gives, names included, and the store keeps them."""
+    import os
+
+    from evidencekb import csl
+
+    _linux_only()
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(csl, "CHUNK", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # not waiting, a core is kept for this process
+    ama, apa = Formatter("american-medical-association", _Store()), Formatter("apa", _Store())
+    assert csl.prefetch([(ama, keys), (apa, keys[:3])], bib.entries, wait=False) == len(keys) + 3
+    background = ama.background
+    assert background is not None and apa.background is background
+    assert background._pool._processes == 1
+    first = bib[keys[0]]
+    assert ama.format(first) == Formatter("american-medical-association").format(first)
+    assert (ama.style.name, first.key, first.digest) not in background.pending
+    assert (apa.style.name, keys[2], bib[keys[2]].digest) in background.pending  # its task is the last
+    monkeypatch.setattr(csl.Formatter, "_render", lambda self, e: pytest.fail(f"formatted {e.key} here"))
+    background.finish()
+    assert ama.background is None and apa.background is None and not background.pending
+    monkeypatch.undo()
+    for f, ks in ((ama, keys), (apa, keys[:3])):
+        here = Formatter(f.style.name)
+        for k in ks:
+            assert f.store.get((k, bib[k].digest)) == here.format(bib[k])
+            assert f.store.get((k, bib[k].digest, "names")) == here.short_names(bib[k])
+    assert not any(k[0] == keys[3] for k in apa.store.data)  # only what was asked for
+
+
+def test_stopping_the_background_leaves_nothing_unformatted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that stops (or fails) before its workers are done: what they had not returned
+    is formatted in this process when it is needed, the same as ever."""
+    import os
+
+    from evidencekb import csl
+
+    _linux_only()
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    f = Formatter("apa")
+    assert csl.prefetch([(f, keys)], bib.entries, wait=False) == len(keys)
+    background = f.background
+    assert background is not None and background._pool._processes == 2
+    background.close()
+    assert f.background is None and not background.pending
+    here = Formatter("apa")
+    assert [f.format(bib[k]) for k in keys] == [here.format(bib[k]) for k in keys]
+    # A new prefetch of the same formatter stops an earlier one that was never finished.
+    again = Formatter("apa")
+    csl.prefetch([(again, keys)], bib.entries, wait=False)
+    earlier = again.background
+    csl.prefetch([(again, keys)], bib.entries, wait=False)
+    assert earlier is not None and again.background is not earlier and not earlier.pending
+    again.background.finish()  # type: ignore[union-attr]
+
+
+def test_a_worker_that_fails_leaves_its_entries_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry a worker cannot format is formatted here, where its error is raised and
+    seen; the entries of its task are not lost."""
+    import os
+
+    from evidencekb import csl
+
+    _linux_only()
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    expected = {k: Formatter("apa").format(bib[k]) for k in keys}
+    real = csl.Formatter._render
+
+    def render(self: Formatter, e: object) -> object:
+        if getattr(e, "key", None) == keys[1]:
+            raise RuntimeError("cannot format " + keys[1])
+        return real(self, e)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csl.Formatter, "_render", render)  # inherited by the forked workers
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    f = Formatter("apa")
+    csl.prefetch([(f, keys)], bib.entries, wait=False)
+    with pytest.raises(RuntimeError, match="cannot format"):
+        f.format(bib[keys[1]])
+    assert f.background is None
+    assert {k: f.format(bib[k]) for k in keys if k != keys[1]} == {k: v for k, v in expected.items() if k != keys[1]}
+
+
+def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from evidencekb import csl
+
+    _linux_only()
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert csl.prefetch([(Formatter("apa"), keys)], bib.entries, wait=False) == 0  # no core to spare
+    assert csl.prefetch([(Formatter("apa"), keys)], bib.entries) == 0  # nor a second core to use
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    f = Formatter("apa")
+    seen: list[int] = []
+    real = csl.Background.__init__
+
+    def init(self: object, jobs: object, workers: int) -> None:
+        seen.append(workers)
+        real(self, jobs, workers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csl.Background, "__init__", init)
+    assert csl.prefetch([(f, keys)], bib.entries) == len(keys)
+    assert seen == [2] and f.background is None and all(f.peek("", k, bib[k].digest) for k in keys)
 
 
 def test_what_prefetching_puts_is_what_format_then_finds(monkeypatch: pytest.MonkeyPatch) -> None:

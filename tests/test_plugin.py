@@ -94,3 +94,35 @@ def test_a_plugin_removing_the_markers_is_reported(tmp_path: Path) -> None:
             "    return re.sub(r'<!--.*?-->', '', html)\n")
     _, warnings = build_site(_with(tmp_path, "hooks:\n  - hook.py\n", hook), tmp_path / "out")
     assert any(w.startswith("evidencekb: docs/index.md:1:1: page-markup-lost:") for w in warnings), warnings
+
+
+def test_a_build_formatting_in_the_background_writes_the_same_site(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build formats its entries in a worker while MkDocs converts the pages; the
+    pages it writes are those of a build formatting each entry when it is needed."""
+    import os
+
+    from conftest import build_site
+
+    from evidencekb import csl
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("entries are formatted across processes only where the platform forks")
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 10**9)
+    here, _ = build_site(ROOTS / "claims", tmp_path / "here")
+    started: list[int] = []
+    real = csl.Background.__init__
+
+    def init(self: object, jobs: list[tuple[object, list[object]]], workers: int) -> None:
+        started.append(sum(len(es) for _, es in jobs))
+        real(self, jobs, workers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csl.Background, "__init__", init)
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    there, _ = build_site(ROOTS / "claims", tmp_path / "there")
+    assert started and started[0] > 2  # the site's style and the others of the reference pages
+    pages = sorted(p.relative_to(here) for p in here.rglob("*.html"))
+    assert pages == sorted(p.relative_to(there) for p in there.rglob("*.html")) and len(pages) > 5
+    for p in pages:
+        assert (here / p).read_text(encoding="utf-8") == (there / p).read_text(encoding="utf-8"), p

@@ -341,3 +341,48 @@ def test_a_cluster_renders_without_links_and_without_a_card_cache() -> None:
     plain = render_cluster(cluster, "cite-1", bib.entries, PageCitations(), get_style("apa"), Formatter("apa"), links=False)
     assert 'href="#ref-two2018"' in linked and "<a" not in plain
     assert re.sub(r"<[^>]+>", "", linked) == re.sub(r"<[^>]+>", "", plain) == "(Smith &amp; Jones, 2018, p. 4) [?nosuch]"
+
+
+@pytest.mark.parametrize("style", ["apa", "american-medical-association"])
+def test_a_deferred_page_is_converted_before_any_entry_is_formatted(style: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page's citations (names, years, numbers) need no formatted entry: entries are
+    formatted in the background while pages convert, and wanted only when a page is written."""
+    from evidencekb import csl
+
+    text = "@two2018 says [@anon2020; @alpha2020, p. 3]. [-@zed2019] and @anon2020 too.\n"
+    ctx = CitationContext(load_text([("t.bib", EXTRA)]), style)
+    ctx.deferred, ctx.page = True, "p.md"
+    md = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": ctx}})
+    with monkeypatch.context() as m:
+        m.setattr(csl.Formatter, "_render", lambda self, e: pytest.fail(f"{e.key} formatted too soon"))
+        marked = md.convert(text)
+    restored, complete = ctx.restore(marked, ctx.results["p.md"])
+    fresh = CitationContext(load_text([("t.bib", EXTRA)]), style)
+    direct = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": fresh}}).convert(text)
+    assert complete and restored == direct
+
+
+def test_a_label_is_the_card_once_the_card_is_made() -> None:
+    from evidencekb.csl import Formatter, get_style
+    from evidencekb.render import Card, Cards, Label
+
+    lib = load_text([("t.bib", EXTRA)])
+    store: dict[tuple[str, ...], object] = {}
+
+    class Store:
+        def get(self, k: tuple[str, ...]) -> object:
+            return store.get(k)
+
+        def put(self, k: tuple[str, ...], v: object) -> None:
+            store[k] = v
+
+    cards = Cards(lib.entries, Formatter(get_style("apa"), Store()))
+    label = cards.label("anon2020")
+    assert label == Label("2020", (), "Only a title") and label.short(True) == "Only a title"
+    assert cards.label("two2018").short(True) == "Smith and Jones"
+    card = cards["two2018"]
+    assert cards.label("two2018") is card
+    # Made in an earlier build: the store's card, no entry read.
+    later = Cards(lib.entries, Formatter(get_style("apa"), Store()))
+    assert isinstance(later.label("two2018"), Card) and later.label("two2018") == card
+    assert isinstance(later.label("zed2019"), Label)

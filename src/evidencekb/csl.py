@@ -25,7 +25,8 @@ from . import biblatex, latex
 from .bibliography import Entry
 from .textcase import NOCASE_CLOSE, NOCASE_OPEN
 
-__all__ = ["STYLES", "Style", "Formatter", "Formatted", "to_csl", "short_names", "style_path"]
+__all__ = ["STYLES", "Style", "Formatter", "Formatted", "Background", "prefetch", "to_csl", "short_names",
+           "style_path"]
 
 #: Friendly names accepted in configuration, mapped to CSL style ids.
 STYLES = {
@@ -851,6 +852,8 @@ class Formatter:
         self.style = style if isinstance(style, Style) else get_style(style)
         self._cache: dict[tuple[str, ...], Any] = {}
         self.store = store  # an optional persistent cache (evidencekb.cache.FormatCache)
+        #: Entries being formatted in worker processes (:func:`prefetch` without waiting).
+        self.background: Background | None = None
 
     def format(self, entry: Entry) -> Formatted:
         """The bibliography entry (without its list number), as text and HTML."""
@@ -860,31 +863,26 @@ class Formatter:
         """Format, across the machine's cores, the entries neither formatted in this build
         nor in the store (a first build, or a library that changed much); the results are
         the same as :meth:`format`'s, which then finds them. Returns how many were formatted.
+        See :func:`prefetch`, which does this for several styles at once."""
+        return prefetch([(self, keys)], entries, workers)
 
-        Uses forked worker processes where the platform forks (Linux); elsewhere, or for a
-        few entries, formats in this process as it goes."""
-        import multiprocessing
-        import os
-        import sys
-
+    def missing(self, keys: Iterable[str], entries: Mapping[str, Entry]) -> list[Entry]:
+        """The entries of ``keys`` (in their order) neither formatted in this build nor in the store."""
         digest = getattr(entries, "digest", None)  # a packed library gives hashes without unpacking
-
-        def missing(key: str) -> bool:
+        out = []
+        for key in dict.fromkeys(keys):
+            if key not in entries:
+                continue
             d = digest(key) if digest is not None else entries[key].digest
-            return (key, d) not in self._cache and (self.store is None or self.store.get((key, d)) is None)
+            if (key, d) not in self._cache and (self.store is None or self.store.get((key, d)) is None):
+                out.append(entries[key])
+        return out
 
-        todo = [entries[k] for k in keys if k in entries and missing(k)]
-        workers = workers or min(os.cpu_count() or 1, 8)
-        if len(todo) < PARALLEL_MIN or workers < 2 or not sys.platform.startswith("linux"):
-            return 0
-        self.style.csl  # noqa: B018  (parsed once here, inherited by the workers)
-        chunks = [todo[i::workers] for i in range(workers)]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for done in pool.imap_unordered(_format_chunk, [(self.style.name, c) for c in chunks]):
-                for key, digest, formatted, names in done:
-                    self._put((key, digest), formatted)
-                    self._put((key, digest, "names"), names)
-        return len(todo)
+    def peek(self, kind: str, key: str, digest: str) -> Any:
+        """What :meth:`memo` holds for an entry (None when it holds nothing), made by no one."""
+        k = (key, digest, kind) if kind else (key, digest)
+        hit = self._cache.get(k)
+        return hit if hit is not None or self.store is None else self.store.get(k)
 
     def _put(self, k: tuple[str, ...], value: Any) -> None:
         self._cache[k] = value
@@ -902,6 +900,8 @@ class Formatter:
         hit = self._cache.get(k)
         if hit is None:
             hit = self.store.get(k) if self.store is not None else None
+            if hit is None and not kind and self.background is not None:
+                hit = self.background.wait(self, k)  # formatted in a worker while the build went on
             if hit is None:
                 hit = make()
                 if self.store is not None:
@@ -937,14 +937,113 @@ class Formatter:
 
 #: Fewer entries than this to format are formatted as they come, in this process.
 PARALLEL_MIN = 48
+#: Entries per task of a worker: small, so that what a page needs first comes back first.
+CHUNK = 16
 
 
-def _format_chunk(job: tuple[str, list[Entry]]) -> list[tuple[str, str, Formatted, tuple[str, ...]]]:
-    """A worker's share of :meth:`Formatter.prefetch`: each entry formatted, with its names."""
+def prefetch(
+    jobs: Iterable[tuple[Formatter, Iterable[str]]],
+    entries: Mapping[str, Entry],
+    workers: int | None = None,
+    wait: bool = True,
+) -> int:
+    """Format, in worker processes, the entries of each job's keys its formatter lacks (in
+    this build or in its store): a first build, or a library that changed much. Returns
+    how many (entry, style) pairs go to the workers; the results are those of
+    :meth:`Formatter.format`, which then finds them.
+
+    One pool serves every style, its tasks in the order given (the keys in the order pages
+    need them). With ``wait`` this returns when all are formatted; without, the build goes
+    on while the workers format, and :meth:`Formatter.format` waits for an entry only when
+    it needs it before its worker is done: call :meth:`Background.finish` (or ``close``)
+    once the build no longer needs them.
+
+    Uses forked worker processes where the platform forks (Linux); elsewhere, or for a few
+    entries, formats in this process as it goes."""
+    import os
+    import sys
+
+    todo = [(f, f.missing(keys, entries)) for f, keys in jobs]
+    todo = [(f, es) for f, es in todo if es]
+    total = sum(len(es) for _, es in todo)
+    cores = os.cpu_count() or 1
+    # Waiting, this process idles: a worker per core. Not waiting, it goes on with the build
+    # and keeps a core for it.
+    workers = workers or min(cores if wait else cores - 1, 8)
+    if total < PARALLEL_MIN or workers < (2 if wait else 1) or not sys.platform.startswith("linux"):
+        return 0
+    background = Background(todo, workers)
+    if wait:
+        background.finish()
+    return total
+
+
+class Background:
+    """Entries of one or more styles being formatted in a pool of forked worker processes."""
+
+    def __init__(self, jobs: list[tuple[Formatter, list[Entry]]], workers: int) -> None:
+        import multiprocessing
+
+        self.formatters: dict[str, Formatter] = {}
+        self.pending: set[tuple[str, str, str]] = set()
+        tasks: list[tuple[str, list[Entry]]] = []
+        for f, es in jobs:
+            if f.background is not None:
+                f.background.close()  # an earlier build's, not finished
+            f.style.csl  # noqa: B018  (parsed once here, inherited by the workers)
+            self.formatters[f.style.name] = f
+            self.pending.update((f.style.name, e.key, e.digest) for e in es)
+            tasks += [(f.style.name, es[i:i + CHUNK]) for i in range(0, len(es), CHUNK)]
+        self._pool: Any = multiprocessing.get_context("fork").Pool(workers)
+        self._results = self._pool.imap(_format_chunk, tasks)
+        for f in self.formatters.values():
+            f.background = self
+
+    def wait(self, formatter: Formatter, k: tuple[str, ...]) -> Any:
+        """The formatted entry ``k`` (key, digest) of ``formatter``'s style once its worker
+        is done; None when no worker has it."""
+        name = formatter.style.name
+        while (name, *k) in self.pending:
+            self._take()
+        return formatter._cache.get(k)
+
+    def _take(self) -> None:
+        try:
+            style, done = next(self._results)
+        except Exception:  # a worker failed: what is left is formatted here, where an error shows
+            self.close()
+            return
+        else:
+            f = self.formatters[style]
+            for key, digest, formatted, names in done:
+                f._put((key, digest), formatted)
+                f._put((key, digest, "names"), names)
+                self.pending.discard((style, key, digest))
+        if not self.pending:
+            self.close()
+
+    def finish(self) -> None:
+        """Wait for every entry, then stop the workers."""
+        while self.pending:
+            self._take()
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers, finished or not (what they have not returned is formatted
+        in this process when it is needed)."""
+        if self.pending:
+            self._pool.terminate()
+            self.pending.clear()
+        else:
+            self._pool.close()
+        self._pool.join()
+        for f in self.formatters.values():
+            if f.background is self:
+                f.background = None
+
+
+def _format_chunk(job: tuple[str, list[Entry]]) -> tuple[str, list[tuple[str, str, Formatted, tuple[str, ...]]]]:
+    """A worker's task of :func:`prefetch`: each entry formatted in the style, with its names."""
     style, entries = job
     f = Formatter(get_style(style))
-    out = []
-    for e in entries:
-        formatted = f.format(e)
-        out.append((e.key, e.digest, formatted, f.short_names(e)))
-    return out
+    return style, [(e.key, e.digest, f.format(e), f.short_names(e)) for e in entries]

@@ -63,7 +63,10 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.site = site = Site.load(project, cache_dir)
         self.errors = 0
         self._report(site.check())
-        site.prefetch(self.formatter)
+        # The entries this build lacks are formatted by worker processes while MkDocs reads and
+        # renders the pages: a page's citations need only names and years, and its formatted
+        # entries are put in when it is written (on_post_page), by when most are done.
+        site.prefetch(self.formatter, wait=False)
         self.ctx = CitationContext(site.bib, opts.style, opts.references_title, reference_url=None)
         self.ctx.formatter = self.formatter(opts.style)
         self.ctx.deferred = True  # markup put into the written page by on_post_page
@@ -190,6 +193,10 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         if config.strict and self.errors:
             # MkDocs counts logged errors too, but a quiet or custom log setup may drop them.
             raise Abort(f"evidencekb: {self.errors} error(s) in strict mode; see the messages above.")
+
+    def on_build_error(self, *, error: Exception) -> None:
+        if self.formatter is not None:
+            self.formatter.close()
 
     def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
         assert self.site is not None

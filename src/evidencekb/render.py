@@ -18,7 +18,7 @@ from .bibliography import Entry, LazyEntries
 from .citations import CiteItem, Cluster
 from .csl import Formatted, Formatter, Style, short_names, to_plain_csl
 
-__all__ = ["PageCitations", "Card", "Cards", "render_cluster", "reference_items", "reference_section",
+__all__ = ["PageCitations", "Card", "Label", "Cards", "render_cluster", "reference_items", "reference_section",
            "identifier_links", "anchor"]
 
 _SHORT_LABELS = {"page": ("p", "pp"), "chapter": ("ch", "chs"), "section": ("sec", "secs"),
@@ -94,6 +94,19 @@ class Card:
         return _short(self.names, narrative) if self.names else self.fallback
 
 
+@dataclass(frozen=True)
+class Label:
+    """What a citation's own text needs of an entry (its names and year), without the
+    formatted entry: a page's citations can be written before its entries are formatted."""
+
+    year: str
+    names: tuple[str, ...]
+    fallback: str
+
+    def short(self, narrative: bool) -> str:
+        return _short(self.names, narrative) if self.names else self.fallback
+
+
 class Cards:
     """Cards of a library's entries in one style, through the formatter's (persistent) memo:
     with a warm cache, a cited entry is never unpacked."""
@@ -117,15 +130,32 @@ class Cards:
     def __getitem__(self, key: str) -> Card:
         return self._get(key)[1]
 
+    def label(self, key: str) -> Card | Label:
+        """The entry's card when it is made (in this build or the store), else its names and
+        year alone: the formatted entry is not waited for."""
+        digest = self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] == digest:
+            return seen[1]
+        card = self.formatter.peek("card", key, digest)
+        if card is not None:
+            return card  # type: ignore[no-any-return]
+        entry = self.entries[key]
+        return Label(entry.year, *self._names(key, entry))
+
     def link(self, key: str, text: str) -> str:
         """A citation's text linked to its entry, the formatted entry as hover text."""
         return f"{self._get(key)[2]}{text}</a>"
 
     def _make(self, key: str) -> Card:
         entry = self.entries[key]
+        return Card(anchor(key), self.formatter.format(entry), identifier_links(entry), entry.year,
+                    *self._names(key, entry))
+
+    def _names(self, key: str, entry: Entry) -> tuple[tuple[str, ...], str]:
+        """The names a citation gives, and what it gives instead when there are none."""
         names = self.formatter.short_names(entry)
-        return Card(anchor(key), self.formatter.format(entry), identifier_links(entry), entry.year, names,
-                    "" if names else str(to_plain_csl(entry).get("title", key)))
+        return names, "" if names else str(to_plain_csl(entry).get("title", key))
 
 
 @dataclass
@@ -195,7 +225,7 @@ def render_cluster(
                 pieces.append(pre + link(i, text) + suf)
         body = style.delimiter.join(pieces)
         if cluster.narrative:
-            name = html.escape(cards[known[0].key].short(narrative=True))
+            name = html.escape(cards.label(known[0].key).short(narrative=True))
             body = f"{name}<sup>{body}</sup>" if style.superscript else f"{name} {style.prefix}{body}{style.suffix}"
         elif style.superscript:
             body = f"<sup>{body}</sup>"
@@ -206,7 +236,7 @@ def render_cluster(
         pieces = []
         for i in known:
             page.cite(i.key, cluster_id)
-            card = cards[i.key]
+            card = cards.label(i.key)
             year = html.escape(card.year or "n.d.")
             loc = _locator(i, False)
             tail = year + (f", {html.escape(loc)}" if loc else "")

@@ -287,16 +287,24 @@ class Site:
             parts.append(Markup("Evidence last reviewed {}").format(reviewed))
         return str(Markup(" · ").join(escape(p) if not isinstance(p, Markup) else p for p in parts))
 
-    def prefetch(self, formatter: Callable[[str], Any]) -> None:
+    def prefetch(self, formatter: Callable[[str], Any], wait: bool = True) -> int:
         """Format what this build will show and the cache lacks, across the cores: the cited
-        entries in the site's style, and those with a page in the other styles (a first build)."""
+        entries in the site's style, and those with a page in the other styles (a first
+        build), in the order the pages cite them. Without ``wait`` the workers go on while
+        the build does (see :func:`evidencekb.csl.prefetch`). Returns how many go to them."""
+        from .csl import prefetch
+
         opts = self.project.options
-        cited = sorted(self.cited_keys())
-        formatter(opts.style).prefetch(cited, self.bib.entries)
-        pages_ = sorted(self.reference_keys())
-        for style in dict.fromkeys(opts.styles):
-            if style != opts.style and pages_:
-                formatter(style).prefetch(pages_, self.bib.entries)
+        cited = self.cited_keys()
+        order = [k for k in dict.fromkeys([*self.cited_in_docs(), *(it.ref for c in self.claims for it in c.evidence)])
+                 if k in cited]
+        pages_ = self.reference_keys()
+        shown = order + sorted(pages_.difference(cited))
+        jobs = [(formatter(opts.style), shown)]
+        if pages_:
+            paged = [k for k in shown if k in pages_]
+            jobs += [(formatter(style), paged) for style in dict.fromkeys(opts.styles) if style != opts.style]
+        return prefetch(jobs, self.bib.entries, wait=wait)
 
     # --- generated pages and files ------------------------------------------------------------
     def cited_keys(self) -> set[str]:
@@ -485,9 +493,18 @@ class Formatters:
         return f
 
     def save(self) -> None:
+        """Keep what was formatted (waiting for the workers still formatting)."""
         for f in self._made.values():
+            if f.background is not None:
+                f.background.finish()
             if f.store is not None:
                 f.store.save()
+
+    def close(self) -> None:
+        """Stop the workers still formatting (a build that failed)."""
+        for f in self._made.values():
+            if f.background is not None:
+                f.background.close()
 
 
 #: Formatters by cache folder, kept between the builds of one process (``serve``).
