@@ -96,10 +96,12 @@ def test_a_plugin_removing_the_markers_is_reported(tmp_path: Path) -> None:
     assert any(w.startswith("evidencekb: docs/index.md:1:1: page-markup-lost:") for w in warnings), warnings
 
 
-def test_a_build_formatting_in_the_background_writes_the_same_site(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """A first build formats its entries in a worker while MkDocs converts the pages; the
-    pages it writes are those of a build formatting each entry when it is needed."""
+@pytest.mark.parametrize(("generate", "workers"), [(True, 2), (False, 1)])
+def test_a_build_formatting_in_workers_writes_the_same_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            generate: bool, workers: int) -> None:
+    """A first build formats its entries in worker processes: waiting for them on every core
+    when it generates pages (which hold formatted entries), else in one worker while MkDocs
+    converts the pages. The pages it writes are those of a build formatting each entry here."""
     import os
 
     from conftest import build_site
@@ -108,20 +110,33 @@ def test_a_build_formatting_in_the_background_writes_the_same_site(tmp_path: Pat
 
     if not sys.platform.startswith("linux"):
         pytest.skip("entries are formatted across processes only where the platform forks")
+    root = tmp_path / "claims"
+    shutil.copytree(ROOTS / "claims", root)
+    cfg = (root / "mkdocs.yml").read_text(encoding="utf-8")
+    (root / "mkdocs.yml").write_text(cfg.replace("  - evidencekb\nmarkdown", "  - evidencekb:\n"
+                                                 f"      generate_pages: {str(generate).lower()}\nmarkdown"),
+                                     encoding="utf-8")
     monkeypatch.setattr(csl, "PARALLEL_MIN", 10**9)
-    here, _ = build_site(ROOTS / "claims", tmp_path / "here")
-    started: list[int] = []
-    real = csl.Background.__init__
+    here, _ = build_site(root, tmp_path / "here")
+    started: list[tuple[int, int, bool]] = []
+    real_init, real_wait = csl.Background.__init__, csl.Background.wait
 
     def init(self: object, jobs: list[tuple[object, list[object]]], workers: int) -> None:
-        started.append(sum(len(es) for _, es in jobs))
-        real(self, jobs, workers)  # type: ignore[arg-type]
+        started.append((len(jobs), workers, False))
+        real_init(self, jobs, workers)  # type: ignore[arg-type]
+
+    def wait(self: object, formatter: object, k: tuple[str, ...]) -> object:
+        started.append((0, 0, True))
+        return real_wait(self, formatter, k)  # type: ignore[arg-type]
 
     monkeypatch.setattr(csl.Background, "__init__", init)
+    monkeypatch.setattr(csl.Background, "wait", wait)
     monkeypatch.setattr(csl, "PARALLEL_MIN", 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    there, _ = build_site(ROOTS / "claims", tmp_path / "there")
-    assert started and started[0] > 2  # the site's style and the others of the reference pages
+    there, _ = build_site(root, tmp_path / "there")
+    # Generating pages: the site's style and the other two of the reference pages, waited for.
+    assert started[0] == ((3 if generate else 1), workers, False)
+    assert any(waited for *_, waited in started) is not generate
     pages = sorted(p.relative_to(here) for p in here.rglob("*.html"))
     assert pages == sorted(p.relative_to(there) for p in there.rglob("*.html")) and len(pages) > 5
     for p in pages:

@@ -63,10 +63,11 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.site = site = Site.load(project, cache_dir)
         self.errors = 0
         self._report(site.check())
-        # The entries this build lacks are formatted by worker processes while MkDocs reads and
-        # renders the pages: a page's citations need only names and years, and its formatted
-        # entries are put in when it is written (on_post_page), by when most are done.
-        site.prefetch(self.formatter, wait=False)
+        # The entries this build lacks are formatted by worker processes. Generated pages hold
+        # formatted entries, so with them the build waits (on every core); without, it goes on
+        # while they are formatted: a page's citations need only names and years, and its
+        # formatted entries are put in when it is written (on_post_page), by when most are done.
+        site.prefetch(self.formatter, wait=opts.generate_pages)
         self.ctx = CitationContext(site.bib, opts.style, opts.references_title, reference_url=None)
         self.ctx.formatter = self.formatter(opts.style)
         self.ctx.deferred = True  # markup put into the written page by on_post_page
