@@ -346,6 +346,29 @@ def test_a_worker_that_fails_leaves_its_entries_to_this_process(monkeypatch: pyt
     assert {k: f.format(bib[k]) for k in keys if k != keys[1]} == {k: v for k, v in expected.items() if k != keys[1]}
 
 
+def test_where_no_worker_can_start_entries_are_formatted_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+    import os
+
+    from evidencekb import csl
+
+    _linux_only()
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    context = multiprocessing.get_context("fork")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(type(context), "Pool", refuse)
+    f = Formatter("apa")
+    assert csl.prefetch([(f, keys)], bib.entries, wait=False) == 0 and f.background is None
+    monkeypatch.undo()
+    assert [f.format(bib[k]) for k in keys] == [Formatter("apa").format(bib[k]) for k in keys]
+
+
 def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 

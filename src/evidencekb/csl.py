@@ -972,7 +972,10 @@ def prefetch(
     workers = workers or min(cores if wait else cores - 1, 8)
     if total < PARALLEL_MIN or workers < (2 if wait else 1) or not sys.platform.startswith("linux"):
         return 0
-    background = Background(todo, workers)
+    try:
+        background = Background(todo, workers)
+    except OSError:  # no process could be started (a limit on processes): formatted here as needed
+        return 0
     if wait:
         background.finish()
     return total
