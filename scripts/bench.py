@@ -145,11 +145,15 @@ def run(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, f
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     if cmd[1] == "-m":
         cmd = [cmd[0], "-c", PEAK, *cmd[2:]]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    # Its messages go to a file, not a pipe: a build that reports more than a pipe holds
+    # (thousands of uncited entries) would wait for a reader that waits for it to end.
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t0
+        log.seek(0)
+        err = log.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) not in ok:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{err}")
     peaks = [int(line.split()[1]) for line in err.splitlines() if line.startswith("BENCH-PEAK-KB ")]
@@ -349,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         n, m = map(int, size.split("x"))
         runs = args.runs or (9 if n <= 50 else 5)
         results.append((n, m, bench_size(n, m, runs, zensical)))
+        r = results[-1][2]  # each size as it is done: a long run that stops keeps what it measured
+        print(f"{n}x{m}: " + ", ".join(f"{k} {med(v):.2f} s" for k, v in r["series"].items())
+              + f", first default {r['first_default'][0]:.2f} s, first layer {r['first_layer'][0]:.2f} s",
+              file=sys.stderr, flush=True)
     print("Default configuration, as users run it (target: warm ≤ 1.25× the same output pages built as static "
           "Markdown; memory ≤ 1.5× the plain build):\n")
     print("| pages | entries | reference pages | plain source | static output | evidencekb, warm | vs static output "

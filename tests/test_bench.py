@@ -44,3 +44,16 @@ def test_bench_prints_each_table_with_measured_ratios() -> None:
     assert all(float(c.removesuffix(" s")) > 0 for c in checks[2:5])
     share = re.search(r"Warm rebuild after one page changes \(3 pages, 40 entries\): ([\d.]+)%", out)
     assert share is not None and 0 < float(share.group(1)) < 100
+
+
+def test_a_build_that_reports_more_than_a_pipe_holds_is_timed_to_its_end(tmp_path: Path) -> None:
+    """A timed command may write a great deal (a build listing thousands of uncited entries):
+    it is timed and its peak memory read, not left waiting for a reader."""
+    code = (f"import sys; sys.path.insert(0, {str(SCRIPT.parent)!r}); import bench; "
+            "t, peak = bench.run([sys.executable, '-m', 'this_is_loud'], bench.Path('.')); "
+            "print(t, peak)")
+    (tmp_path / "this_is_loud.py").write_text("import sys\nsys.stderr.write('x' * 1_000_000)\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    seconds, peak = map(float, out.stdout.split())
+    assert 0 < seconds < 120 and peak > 1  # the child's own peak memory (MiB), reported at its exit
