@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 from evidencekb.checks import article_text
@@ -117,3 +118,28 @@ def test_the_static_link_check_finds_broken_links(tmp_path: Path) -> None:
     assert sorted(broken_links(tmp_path)) == [("a/index.html", "../#gone"), ("index.html", "#top"),
                                               ("index.html", "b/")]
 
+
+
+@pytest.mark.parametrize(("pages", "excluded"), [("cited", True), ("none", False)])
+def test_the_bibliography_leaves_to_search_the_entries_with_pages_of_their_own(tmp_path: Path, pages: str,
+                                                                              excluded: bool) -> None:
+    """An entry with a page is found by search there, not in the bibliography too: a large
+    library's listing would pass the search index's limit (Zensical stops the build)."""
+    import shutil
+
+    from conftest import ROOTS
+
+    from evidencekb.safe import decode_slots
+    from evidencekb.site import Project, Site, formatters
+
+    root = tmp_path / "claims"
+    shutil.copytree(ROOTS / "claims", root)
+    cfg = (root / "mkdocs.yml").read_text(encoding="utf-8")
+    (root / "mkdocs.yml").write_text(cfg.replace("  - evidencekb\nmarkdown", "  - evidencekb:\n"
+                                                 f"      reference_pages: {pages}\nmarkdown"), encoding="utf-8")
+    site = Site.load(Project.from_config_file(root / "mkdocs.yml"))
+    listing = decode_slots(site.generated(formatters(None))["bibliography.md"])
+    items = re.findall(r"<li[^>]*>.*?</li>", listing)
+    assert len(items) == len(site.cited_keys()) > 0
+    for item in items:
+        assert item.startswith("<li data-search-exclude>") is excluded and ("Details</a>" in item) is excluded

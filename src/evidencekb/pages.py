@@ -517,9 +517,12 @@ def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatt
                         + " ".join(buttons) + "</div>"))]
     for d in order:
         entries = sorted(by_design[d], key=lambda x: formatter.format(x).text.casefold())
+        # An entry with a page of its own is found by search there; listed here too, a large
+        # library's section would pass the search index's limit (Zensical stops the build).
         items = "".join(
-            f"<li>{Markup(formatter.format(e).html)} "
-            + (f'<a href="{escape(urls.rel(here, urls.reference(e.key)))}">Details</a>' if ap.has_page(e.key) else "")
+            (f'<li data-search-exclude>{Markup(formatter.format(e).html)} '
+             f'<a href="{escape(urls.rel(here, urls.reference(e.key)))}">Details</a>' if ap.has_page(e.key)
+             else f"<li>{Markup(formatter.format(e).html)} ")
             + "</li>" for e in entries)
         out.append(f'<section class="ekb-design-group" data-design="{escape(d)}" markdown>')
         out += ["", f"## {DESIGN_LABELS.get(d, d) if d in DESIGN_LABELS else 'Design: ' + re.sub(r'[^A-Za-z0-9 -]', '', d)}",
