@@ -268,15 +268,18 @@ def test_formatting_in_the_background_gives_what_this_process_gives(monkeypatch:
     monkeypatch.setattr(csl, "CHUNK", 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)  # not waiting, a core is kept for this process
     ama, apa = Formatter("american-medical-association", _Store()), Formatter("apa", _Store())
-    assert csl.prefetch([(ama, keys), (apa, keys[:3])], bib.entries, wait=False) == len(keys) + 3
+    first = bib[keys[0]]
+    expected = Formatter("american-medical-association").format(first)
+    # An unknown key is passed over, not the end of the list.
+    assert csl.prefetch([(ama, ["nosuchkey", *keys]), (apa, keys[:3])], bib.entries, wait=False) == len(keys) + 3
     background = ama.background
     assert background is not None and apa.background is background
     assert background._pool._processes == 1
-    first = bib[keys[0]]
-    assert ama.format(first) == Formatter("american-medical-association").format(first)
+    # The workers are running (forked before this): from now on, nothing is formatted here.
+    monkeypatch.setattr(csl.Formatter, "_render", lambda self, e: pytest.fail(f"formatted {e.key} here"))
+    assert ama.format(first) == expected
     assert (ama.style.name, first.key, first.digest) not in background.pending
     assert (apa.style.name, keys[2], bib[keys[2]].digest) in background.pending  # its task is the last
-    monkeypatch.setattr(csl.Formatter, "_render", lambda self, e: pytest.fail(f"formatted {e.key} here"))
     background.finish()
     assert ama.background is None and apa.background is None and not background.pending
     monkeypatch.undo()
@@ -393,6 +396,10 @@ def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(csl.Background, "__init__", init)
     assert csl.prefetch([(f, keys)], bib.entries) == len(keys)
     assert seen == [2] and f.background is None and all(f.peek("", k, bib[k].digest) for k in keys)
+    monkeypatch.setattr(os, "cpu_count", lambda: 32)  # no more than eight, however many cores
+    csl.prefetch([(Formatter("apa"), keys)], bib.entries)
+    csl.prefetch([(Formatter("apa"), keys)], bib.entries, wait=False)
+    assert seen[1:] == [8, 8]
 
 
 def test_what_prefetching_puts_is_what_format_then_finds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -376,10 +376,13 @@ def test_a_label_is_the_card_once_the_card_is_made() -> None:
         def put(self, k: tuple[str, ...], v: object) -> None:
             store[k] = v
 
+    lib = load_text([("t.bib", EXTRA + "@misc{bare2021, year = {2021}}\n")])
     cards = Cards(lib.entries, Formatter(get_style("apa"), Store()))
     label = cards.label("anon2020")
     assert label == Label("2020", (), "Only a title") and label.short(True) == "Only a title"
+    assert cards.label("two2018") == Label("2018", ("Smith", "Jones"), "")
     assert cards.label("two2018").short(True) == "Smith and Jones"
+    assert cards.label("bare2021").short(False) == "bare2021" == cards["bare2021"].short(False)  # nor a title
     card = cards["two2018"]
     assert cards.label("two2018") is card
     # Made in an earlier build: the store's card, no entry read.
