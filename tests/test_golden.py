@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT, need, pandoc
 from pandoc_notes import CASES, EXPLAINED, INTENDED, corrected
 
-from evidencekb.bibliography import find_bib_files, load, load_text
+from evidencekb.bibliography import Bibliography, find_bib_files, load, load_text
 from evidencekb.csl import Formatter
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -246,27 +246,30 @@ def test_a_workers_share_of_prefetching_is_what_format_gives_in_this_process() -
                                                            for e in entries])
 
 
-def _linux_only() -> None:
+def _workers(monkeypatch: pytest.MonkeyPatch, cores: int) -> tuple[Bibliography, list[str]]:
+    """A library to format in worker processes (from two entries on), on a machine of ``cores``."""
+    import os
     import sys
+
+    from evidencekb import csl
 
     if not sys.platform.startswith("linux"):
         pytest.skip("entries are formatted across processes only where the platform forks")
+    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    return bib, [k for k, e in bib.entries.items() if e.type != "xdata"]
 
 
 def test_formatting_in_the_background_gives_what_this_process_gives(monkeypatch: pytest.MonkeyPatch) -> None:
     """Several styles formatted by one pool while this process goes on: an entry asked for
     is waited for (the first keys come first), the rest arrive with ``finish``; every
     result is the one formatting here gives, names included, and the store keeps them."""
-    import os
 
     from evidencekb import csl
 
-    _linux_only()
-    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
-    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
-    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    bib, keys = _workers(monkeypatch, 2)  # not waiting, a core is kept for this process
     monkeypatch.setattr(csl, "CHUNK", 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # not waiting, a core is kept for this process
     ama, apa = Formatter("american-medical-association", _Store()), Formatter("apa", _Store())
     first = bib[keys[0]]
     expected = Formatter("american-medical-association").format(first)
@@ -294,15 +297,10 @@ def test_formatting_in_the_background_gives_what_this_process_gives(monkeypatch:
 def test_stopping_the_background_leaves_nothing_unformatted(monkeypatch: pytest.MonkeyPatch) -> None:
     """A build that stops (or fails) before its workers are done: what they had not returned
     is formatted in this process when it is needed, the same as ever."""
-    import os
 
     from evidencekb import csl
 
-    _linux_only()
-    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
-    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
-    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    bib, keys = _workers(monkeypatch, 3)
     f = Formatter("apa")
     assert csl.prefetch([(f, keys)], bib.entries, wait=False) == len(keys)
     background = f.background
@@ -323,13 +321,10 @@ def test_stopping_the_background_leaves_nothing_unformatted(monkeypatch: pytest.
 def test_a_worker_that_fails_leaves_its_entries_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """An entry a worker cannot format is formatted here, where its error is raised and
     seen; the entries of its task are not lost."""
-    import os
 
     from evidencekb import csl
 
-    _linux_only()
-    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
-    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
+    bib, keys = _workers(monkeypatch, 2)
     expected = {k: Formatter("apa").format(bib[k]) for k in keys}
     real = csl.Formatter._render
 
@@ -339,8 +334,6 @@ def test_a_worker_that_fails_leaves_its_entries_to_this_process(monkeypatch: pyt
         return real(self, e)  # type: ignore[arg-type]
 
     monkeypatch.setattr(csl.Formatter, "_render", render)  # inherited by the forked workers
-    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     f = Formatter("apa")
     csl.prefetch([(f, keys)], bib.entries, wait=False)
     with pytest.raises(RuntimeError, match="cannot format"):
@@ -351,15 +344,10 @@ def test_a_worker_that_fails_leaves_its_entries_to_this_process(monkeypatch: pyt
 
 def test_where_no_worker_can_start_entries_are_formatted_here(monkeypatch: pytest.MonkeyPatch) -> None:
     import multiprocessing
-    import os
 
     from evidencekb import csl
 
-    _linux_only()
-    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
-    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
-    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    bib, keys = _workers(monkeypatch, 4)
     context = multiprocessing.get_context("fork")
 
     def refuse(*args: object, **kwargs: object) -> None:
@@ -377,11 +365,7 @@ def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPa
 
     from evidencekb import csl
 
-    _linux_only()
-    bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
-    keys = [k for k, e in bib.entries.items() if e.type != "xdata"]
-    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    bib, keys = _workers(monkeypatch, 1)
     assert csl.prefetch([(Formatter("apa"), keys)], bib.entries, wait=False) == 0  # no core to spare
     assert csl.prefetch([(Formatter("apa"), keys)], bib.entries) == 0  # nor a second core to use
     monkeypatch.setattr(os, "cpu_count", lambda: 2)

@@ -873,8 +873,7 @@ class Formatter:
         for key in dict.fromkeys(keys):
             if key not in entries:
                 continue
-            d = digest(key) if digest is not None else entries[key].digest
-            if (key, d) not in self._cache and (self.store is None or self.store.get((key, d)) is None):
+            if self.peek("", key, digest(key) if digest is not None else entries[key].digest) is None:
                 out.append(entries[key])
         return out
 
@@ -899,7 +898,7 @@ class Formatter:
         k = (key, digest, kind) if kind else (key, digest)
         hit = self._cache.get(k)
         if hit is None:
-            hit = self.store.get(k) if self.store is not None else None
+            hit = self.peek(kind, key, digest)
             if hit is None and not kind and self.background is not None:
                 hit = self.background.wait(self, k)  # formatted in a worker while the build went on
             if hit is None:

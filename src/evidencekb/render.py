@@ -118,8 +118,11 @@ class Cards:
         # This build's cards by key: (digest, card, opening tag of a citation's link).
         self._seen: dict[str, tuple[str, Card, str]] = {}
 
+    def _digest(self, key: str) -> str:
+        return self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
+
     def _get(self, key: str) -> tuple[str, Card, str]:
-        digest = self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
+        digest = self._digest(key)
         seen = self._seen.get(key)
         if seen is None or seen[0] != digest:
             card: Card = self.formatter.memo("card", key, digest, lambda: self._make(key))
@@ -133,7 +136,7 @@ class Cards:
     def label(self, key: str) -> Card | Label:
         """The entry's card when it is made (in this build or the store), else its names and
         year alone: the formatted entry is not waited for."""
-        digest = self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
+        digest = self._digest(key)
         seen = self._seen.get(key)
         if seen is not None and seen[0] == digest:
             return seen[1]
