@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evidencekb import bibliography as bibmod
 from evidencekb import latex
 from evidencekb.bibliography import _decoded, lint, load, load_text, loader
 from evidencekb.csl import to_csl, to_plain_csl
@@ -231,6 +235,109 @@ def test_unreadable_file_in_pieces_is_located_and_loses_nothing_else(tmp_path: P
     assert list(ld.bib.entries) == ["good2020"]  # an unreadable file contributes no entries at all
     assert sorted((d.path, d.line, d.code) for d in ld.bib.diagnostics) == [
         ("b.bib", 42, "bib-read"), ("c.bib", 31, "bib-read")]
+
+
+# --- parsed by worker processes ------------------------------------------------------
+
+forks = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are forked on Linux only")
+
+
+def _by(ld):  # type: ignore[no-untyped-def]
+    """The loader's library, and its entries' hashes and lint as the loading process has them."""
+    es = list(ld.entries())
+    ld.bib.entries = {e.key: e for e in es}
+    return _loaded(ld.bib), ld.bib.diagnostics, [(e.digest, e.problems) for e in es]
+
+
+def _pools(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    made: list[object] = []
+    real = bibmod._pool
+
+    def pool(*args):  # type: ignore[no-untyped-def]
+        made.append(real(*args))
+        return made[-1]
+
+    monkeypatch.setattr(bibmod, "_pool", pool)
+    return made
+
+
+@forks
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(BLOCKS), max_size=12), min_size=1, max_size=3), st.integers(16, 160))
+def test_workers_load_what_one_process_loads(tmp_path_factory: pytest.TempPathFactory, files: list[list[str]],
+                                             size: int) -> None:
+    """Parsed by worker processes, files load to the same entries, macros and diagnostics,
+    in the same order, with the same hashes and lint, as parsed in one process."""
+    folder = tmp_path_factory.mktemp("bib")
+    for i, blocks in enumerate(files):
+        (folder / f"{i}.bib").write_text("".join(blocks), encoding="utf-8")
+    paths = sorted(folder.glob("*.bib"))
+    assert _by(loader(paths, folder, chunk_chars=size, workers=2)) == _by(loader(paths, folder, chunk_chars=size))
+
+
+@forks
+def test_workers_parse_a_library_of_many_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Macros defined in one file and used in another, a key defined again in a later chunk,
+    a broken block, an unreadable file between readable ones: all as in one process."""
+    (tmp_path / "a.bib").write_text("@string{jj = {Journal of J}}\n" + "".join(
+        f"@article{{k{i}, author={{A, B}}, title={{T{i}}}, journal=jj, year={{2001}}, doi={{10.5555/{i}}}}}\n"
+        for i in range(40)), encoding="utf-8")
+    (tmp_path / "b.bib").write_bytes(b"@misc{ok, title={T}}\n" * 20 + b"@misc{bad, title={\xff}}\n")
+    (tmp_path / "c.bib").write_text("@article{K3, title={Again}, journal=jj}\n@article{cut, title={T\n"
+                                    "@misc{last, title=kk}\n" * 3, encoding="utf-8")
+    paths = sorted(tmp_path.glob("*.bib"))
+    made = _pools(monkeypatch)
+    shared = _by(loader(paths, tmp_path, chunk_chars=256, workers=2))
+    assert made and made[0] is not None  # worker processes parsed it
+    assert shared == _by(loader(paths, tmp_path, chunk_chars=256))
+    codes = {d.code for d in shared[1]}
+    assert {"bib-read", "bib-duplicate-key", "bib-syntax", "bib-unknown-string"} <= codes
+    key, _, fields, *_ = shared[0][0][0]
+    assert (key, fields["journal"]) == ("k0", "Journal of J")  # a macro of the first pass, used by a worker
+    assert not multiprocessing.active_children()  # none left behind
+    assert not bibmod._SHARED
+
+
+@forks
+def test_a_library_is_parsed_here_when_no_process_can_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.bib").write_text("".join(BLOCKS) * 4, encoding="utf-8")
+    paths = [tmp_path / "a.bib"]
+    expected = _by(loader(paths, tmp_path, chunk_chars=64))
+
+    class NoProcesses:
+        def Pool(self, *args: object) -> None:
+            raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: NoProcesses())
+    made = _pools(monkeypatch)
+    assert _by(loader(paths, tmp_path, chunk_chars=64, workers=2)) == expected
+    assert made == [None] and not bibmod._SHARED
+
+
+@forks
+def test_workers_stop_when_the_entries_are_no_longer_wanted(tmp_path: Path) -> None:
+    (tmp_path / "a.bib").write_text("".join(f"@misc{{m{i}, title={{T}}}}\n" for i in range(200)), encoding="utf-8")
+    entries = loader([tmp_path / "a.bib"], tmp_path, chunk_chars=64, workers=2).entries()
+    assert next(entries).key == "m0"
+    assert multiprocessing.active_children()
+    entries.close()
+    assert not multiprocessing.active_children() and not bibmod._SHARED
+
+
+def test_workers_only_where_there_are_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert bibmod.parse_workers() == 4
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert bibmod.parse_workers() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert bibmod.parse_workers() == 0
+
+
+def test_packed_entries_leave_their_json_behind() -> None:
+    e = load_text([("x.bib", GOOD)])["good2020"]
+    packed = bibmod.LazyEntries([e])
+    assert "blob" not in e.__dict__  # not held twice by a caller that keeps its entries
+    assert packed["good2020"] == e
 
 
 def test_duplicate_string_is_reported_and_the_first_is_used() -> None:

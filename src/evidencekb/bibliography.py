@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import biblatex, latex
 from .diagnostics import Diagnostic, diag, did_you_mean
@@ -117,6 +117,16 @@ class Entry:
         """Plain data (JSON) for the cache: never pickled, so a cache file cannot run code."""
         return {"key": self.key, "type": self.type, "fields": self.fields, "path": self.path, "line": self.line,
                 "raw": self.raw, "field_lines": self.field_lines}
+
+    @cached_property
+    def blob(self) -> bytes:
+        """:meth:`to_data` as UTF-8 JSON, as :class:`LazyEntries` stores it."""
+        return json.dumps(self.to_data(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+    @cached_property
+    def problems(self) -> list[Diagnostic]:
+        """:func:`lint_entry` of the entry."""
+        return lint_entry(self)
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> Entry:
@@ -237,7 +247,8 @@ class LazyEntries(Mapping[str, Entry]):
         try:
             items = entries.items() if isinstance(entries, Mapping) else ((e.key, e) for e in entries)
             for i, (k, e) in enumerate(items):
-                blob = json.dumps(e.to_data(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+                blob = e.blob  # made here, or by a worker of the loader that parsed it
+                del e.__dict__["blob"]  # not kept beside an entry its caller may go on holding
                 if out is not None:
                     out.write(blob)
                 else:
@@ -455,8 +466,13 @@ def _parse_file(text: str) -> Library:
 
 
 #: A .bib file is read and parsed this many characters at a time (in whole blocks), so
-#: that a large library is never held whole, as text or parsed, while it loads.
+#: that a large library is never held whole, as text or parsed, while it loads (parsed by
+#: worker processes, its text is held, in chunks, for them to share; never its blocks).
 CHUNK_CHARS = 1 << 20
+#: Chunks this long where worker processes parse them: enough chunks to share out, each
+#: long enough that passing it and its entries between processes costs little beside
+#: parsing it.
+PARALLEL_CHUNK_CHARS = 1 << 17
 #: Where bibtexparser always starts a new block, whatever came before: ``@type{`` or
 #: ``@type(`` at the start of a line (inside an unclosed block it aborts that block
 #: there). A file cut at such places parses to the same blocks as the whole file.
@@ -590,37 +606,83 @@ class _Loader:
     """Loads sources in two streaming passes: the @string macros of every file first
     (macros are shared across files), then the entries, one chunk of blocks at a time."""
 
-    def __init__(self, sources: Iterable[Source], chunk_chars: int = CHUNK_CHARS) -> None:
+    def __init__(self, sources: Iterable[Source], chunk_chars: int = CHUNK_CHARS, workers: int = 0) -> None:
         self.sources = list(sources)
         self.size = chunk_chars
+        #: Worker processes that parse the second pass's chunks (0 or 1: none, all parsed here).
+        self.workers = workers
         self.bib = Bibliography()
         self._string_places: dict[str, tuple[str, int]] = {}
         self._seen: dict[str, tuple[str, int]] = {}  # folded key -> where it was first defined
 
     def entries(self) -> Iterator[Entry]:
-        """Every entry, in file order, each key once; diagnostics and macros go to ``self.bib``."""
-        readable: list[tuple[str, Callable[[], Iterable[str]], dict[int, Library]]] = []
+        """Every entry, in file order, each key once; diagnostics and macros go to ``self.bib``.
+
+        With workers, the first pass keeps each file's text (in chunks) for the second, whose
+        chunks the workers parse: they share it with this process, so nothing but their
+        results passes between processes."""
+        held = self.workers > 1
+        readable: list[tuple[str, Callable[[], Iterable[str]], list[tuple[int, str, str]], dict[int, Library]]] = []
+        tasks: list[tuple[int, int]] = []  # (file, chunk) of the chunks the second pass parses
         for display, pieces in self.sources:
             self.bib.files.append(display)
             parsed: dict[int, Library] = {}
+            kept: list[tuple[int, str, str]] = []
             try:
                 for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
+                    if held:
+                        kept.append((line0, chunk, sentinel))
                     if _STRING_BLOCK.search(chunk):
                         lib = _parse_chunk(chunk, sentinel)
                         self._strings(lib, display, line0)
                         if not parsed:  # usually the file's head: parsed once, not twice
                             parsed[i] = lib
+                    if i not in parsed:
+                        tasks.append((len(readable), i))
             except _Unreadable as exc:
                 self.bib.diagnostics.append(exc.diagnostic)
+                tasks = [t for t in tasks if t[0] < len(readable)]
                 continue
-            readable.append((display, pieces, parsed))
-        for display, pieces, parsed in readable:
-            try:
-                for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
-                    lib = parsed.pop(i) if i in parsed else _parse_chunk(chunk, sentinel)
-                    yield from self._blocks(lib, display, line0)
-            except _Unreadable as exc:  # changed on disk since the first pass
-                self.bib.diagnostics.append(exc.diagnostic)
+            readable.append((display, pieces, kept, parsed))
+        files = [(display, kept) for display, _, kept, _ in readable]
+        pool = _pool(min(self.workers, len(tasks)), self.bib.strings, files) if held else None
+        try:
+            results = pool.imap(_parse_task, tasks) if pool is not None else None
+            for display, pieces, kept, parsed in readable:
+                chunks = kept or _chunks(pieces(), self.size)
+                try:
+                    for i, (line0, chunk, sentinel) in enumerate(chunks):
+                        if i in parsed:
+                            found = _found(parsed.pop(i), display, line0, self.bib.strings)
+                        elif results is not None:
+                            found = next(results)
+                        else:
+                            found = _found(_parse_chunk(chunk, sentinel), display, line0, self.bib.strings)
+                        yield from self._admit(found)
+                except _Unreadable as exc:  # changed on disk since the first pass
+                    self.bib.diagnostics.append(exc.diagnostic)
+        finally:
+            if pool is not None:
+                pool.terminate()  # done, or a caller that stopped early: no worker is left behind
+                pool.join()
+                _SHARED.clear()
+
+    def _admit(self, found: list[Entry | Diagnostic]) -> Iterator[Entry]:
+        """A chunk's entries, each key once (the first definition wins), and its diagnostics."""
+        for item in found:
+            if isinstance(item, Diagnostic):
+                self.bib.diagnostics.append(item)
+                continue
+            folded = item.key.lower()
+            if folded in self._seen:
+                path, first = self._seen[folded]
+                self.bib.diagnostics.append(diag(
+                    item.path, item.line, 1, "bib-duplicate-key",
+                    f"key '{item.key}' is already used at {path}:{first}; rename one of them (keys are compared "
+                    "without case)."))
+                continue
+            self._seen[folded] = (item.path, item.line)
+            yield item
 
     def load(self) -> Bibliography:
         """The whole library, its entries held in a dict (``crossref`` and ``xdata`` resolved)."""
@@ -658,62 +720,94 @@ class _Loader:
                     "as written. Define it first, or brace the text." + did_you_mean(macro.lower(), self.bib.strings)))
             self.bib.strings[folded] = value
 
-    def _blocks(self, lib: Library, display: str, line0: int) -> Iterator[Entry]:
-        from bibtexparser import model
 
-        for block in lib.blocks:
-            line = line0 + (block.start_line or 0) + 1
-            if isinstance(block, model.DuplicateFieldKeyBlock):
-                # _entry reports each field named twice (in any case), at the line naming it again.
-                if isinstance(block.ignore_error_block, model.Entry):
-                    yield from self._entry(block.ignore_error_block, display, line0)
-            elif isinstance(block, model.DuplicateBlockKeyBlock):
-                if isinstance(block.ignore_error_block, model.Entry):
-                    yield from self._entry(block.ignore_error_block, display, line0)
-            elif isinstance(block, model.ParsingFailedBlock):
-                self.bib.diagnostics.append(diag(display, line, 1, "bib-syntax", _block_message(block)))
-            elif isinstance(block, model.Entry):
-                yield from self._entry(block, display, line0)
+def _found(lib: Library, display: str, line0: int, strings: Mapping[str, str]) -> list[Entry | Diagnostic]:
+    """What a parsed chunk holds, in file order: its entries (whether a key is used twice is
+    known only to the loader, across chunks) and the diagnostics of its blocks and fields."""
+    from bibtexparser import model
 
-    def _entry(self, block: model.Entry, display: str, line0: int) -> Iterator[Entry]:
-        bib = self.bib
-        line = line0 + (block.start_line or 0) + 1
-        fields: dict[str, str] = {}
-        field_lines: dict[str, int] = {}
-        for f in block.fields:
-            name = f.key.lower()
-            value, unknown = _resolve(f.value, bib.strings)
-            fline = line0 + f.start_line + 1 if getattr(f, "start_line", None) is not None else line
-            for macro in unknown:
-                bib.diagnostics.append(diag(display, fline, 1, "bib-unknown-string",
-                                            f"field '{name}' of '{block.key}' uses @string '{macro}', which no .bib file defines."
-                                            + did_you_mean(macro.lower(), bib.strings)))
-            swallowed = _SWALLOWED.search(value) if "=" in value else None
-            if swallowed:
-                bib.diagnostics.append(diag(display, fline, 1, "bib-syntax",
-                                            f"field '{name}' of '{block.key}' runs into field '{swallowed.group(1)}': "
-                                            f"is a comma missing before '{swallowed.group(1)}'?"))
-            if name in fields:
-                lines = f"lines {field_lines[name]} and {fline}" if field_lines[name] != fline else f"line {fline}"
-                bib.diagnostics.append(diag(display, fline, 1, "bib-duplicate-field",
-                                            f"entry '{block.key}' names '{name}' twice ({lines}); the last value is "
-                                            "used. Keep one of them."))
-            fields[name] = value
-            field_lines[name] = fline
-        if not KEY.match(block.key):
-            bib.diagnostics.append(diag(display, line, 1, "bib-bad-key",
-                                        f"key {block.key[:60]!r} has characters a citation key cannot hold; use "
-                                        "letters, digits and _ (and inside a key : . # $ % & + ? < > ~ / -), no "
-                                        "backtick, quote, brace, comma or white space."))
-        folded = block.key.lower()
-        if folded in self._seen:
-            path, first = self._seen[folded]
-            bib.diagnostics.append(diag(display, line, 1, "bib-duplicate-key",
-                                        f"key '{block.key}' is already used at {path}:{first}; "
-                                        "rename one of them (keys are compared without case)."))
-            return
-        self._seen[folded] = (display, line)
-        yield Entry(block.key, block.entry_type.lower(), fields, display, line, block.raw or "", field_lines)
+    out: list[Entry | Diagnostic] = []
+    for block in lib.blocks:
+        if isinstance(block, (model.DuplicateFieldKeyBlock, model.DuplicateBlockKeyBlock)):
+            # _entry reports each field named twice (in any case), at the line naming it again.
+            if isinstance(block.ignore_error_block, model.Entry):
+                out += _entry(block.ignore_error_block, display, line0, strings)
+        elif isinstance(block, model.ParsingFailedBlock):
+            out.append(diag(display, line0 + (block.start_line or 0) + 1, 1, "bib-syntax", _block_message(block)))
+        elif isinstance(block, model.Entry):
+            out += _entry(block, display, line0, strings)
+    return out
+
+
+def _entry(block: model.Entry, display: str, line0: int, strings: Mapping[str, str]) -> list[Entry | Diagnostic]:
+    out: list[Entry | Diagnostic] = []
+    line = line0 + (block.start_line or 0) + 1
+    fields: dict[str, str] = {}
+    field_lines: dict[str, int] = {}
+    for f in block.fields:
+        name = f.key.lower()
+        value, unknown = _resolve(f.value, strings)
+        fline = line0 + f.start_line + 1 if getattr(f, "start_line", None) is not None else line
+        for macro in unknown:
+            out.append(diag(display, fline, 1, "bib-unknown-string",
+                            f"field '{name}' of '{block.key}' uses @string '{macro}', which no .bib file defines."
+                            + did_you_mean(macro.lower(), strings)))
+        swallowed = _SWALLOWED.search(value) if "=" in value else None
+        if swallowed:
+            out.append(diag(display, fline, 1, "bib-syntax",
+                            f"field '{name}' of '{block.key}' runs into field '{swallowed.group(1)}': "
+                            f"is a comma missing before '{swallowed.group(1)}'?"))
+        if name in fields:
+            lines = f"lines {field_lines[name]} and {fline}" if field_lines[name] != fline else f"line {fline}"
+            out.append(diag(display, fline, 1, "bib-duplicate-field",
+                            f"entry '{block.key}' names '{name}' twice ({lines}); the last value is "
+                            "used. Keep one of them."))
+        fields[name] = value
+        field_lines[name] = fline
+    if not KEY.match(block.key):
+        out.append(diag(display, line, 1, "bib-bad-key",
+                        f"key {block.key[:60]!r} has characters a citation key cannot hold; use "
+                        "letters, digits and _ (and inside a key : . # $ % & + ? < > ~ / -), no "
+                        "backtick, quote, brace, comma or white space."))
+    out.append(Entry(block.key, block.entry_type.lower(), fields, display, line, block.raw or "", field_lines))
+    return out
+
+
+#: What the worker processes of :func:`_pool` parse, shared with them as they are forked:
+#: the library's @string macros and each file's (display path, chunks).
+_SHARED: list[Any] = []
+
+
+def _parse_task(task: tuple[int, int]) -> list[Entry | Diagnostic]:
+    """A worker's chunk (file, chunk): what it holds (:func:`_found`), each entry with what
+    the loading process would make of it made here (and sent with it)."""
+    strings, files = _SHARED
+    display, chunks = files[task[0]]
+    line0, chunk, sentinel = chunks[task[1]]
+    found = _found(_parse_chunk(chunk, sentinel), display, line0, strings)
+    for e in found:
+        if isinstance(e, Entry):
+            e.digest  # noqa: B018
+            if not inherits(e):  # else linted once its parents' fields are in
+                e.problems  # noqa: B018
+    return found
+
+
+def _pool(workers: int, strings: dict[str, str], files: list[tuple[str, list[tuple[int, str, str]]]]) -> Any:
+    """Forked processes to parse chunks of ``files``; None where there is no use for them
+    (fewer than two) or they cannot be had (no fork, no process left)."""
+    import sys
+
+    if workers < 2 or not sys.platform.startswith("linux"):
+        return None
+    import multiprocessing
+
+    _SHARED[:] = [strings, files]
+    try:
+        return multiprocessing.get_context("fork").Pool(workers)
+    except OSError:  # a limit on processes: parsed here
+        _SHARED.clear()
+        return None
 
 
 def load_text(sources: Iterable[tuple[str, str]], chunk_chars: int = CHUNK_CHARS) -> Bibliography:
@@ -724,18 +818,30 @@ def load_text(sources: Iterable[tuple[str, str]], chunk_chars: int = CHUNK_CHARS
     return _Loader([(display, pieces(text)) for display, text in sources], chunk_chars).load()
 
 
-def loader(paths: Iterable[Path], root: Path | None = None, chunk_chars: int = CHUNK_CHARS) -> _Loader:
+def loader(paths: Iterable[Path], root: Path | None = None, chunk_chars: int | None = None,
+           workers: int = 0) -> _Loader:
     """A loader of .bib files whose :meth:`_Loader.entries` streams the entries, for a
-    caller that stores them as they come (the cache) rather than all in memory."""
+    caller that stores them as they come (the cache) rather than all in memory. With
+    ``workers`` (see :func:`parse_workers`), a library of more than one chunk is parsed
+    in that many forked processes, its entries and diagnostics the same as parsed here."""
+    size = chunk_chars or (PARALLEL_CHUNK_CHARS if workers > 1 else CHUNK_CHARS)
+
     def pieces(path: Path, display: str) -> Callable[[], Iterable[str]]:
-        return lambda: _decoded(path, display, chunk_chars)
+        return lambda: _decoded(path, display, size)
 
-    return _Loader([(d, pieces(p, d)) for p, d in ((p, _display(p, root)) for p in paths)], chunk_chars)
+    return _Loader([(d, pieces(p, d)) for p, d in ((p, _display(p, root)) for p in paths)], size, workers)
 
 
-def load(paths: Iterable[Path], root: Path | None = None) -> Bibliography:
+def parse_workers() -> int:
+    """Worker processes worth starting to parse a library: one per core, at most four (the
+    loading process stores what they parse meanwhile); 0 on a single core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, 4) if cores > 1 else 0
+
+
+def load(paths: Iterable[Path], root: Path | None = None, workers: int = 0) -> Bibliography:
     """Load .bib files from disk; paths are shown relative to ``root``."""
-    return loader(paths, root).load()
+    return loader(paths, root, workers=workers).load()
 
 
 def _display(path: Path, root: Path | None) -> str:

@@ -82,10 +82,11 @@ def _write(path: Path, value: Any) -> None:
         pass  # a read-only checkout still builds, just without the cache
 
 
-def _load(paths: list[Path], root: Path, blobs: Path | None) -> bibmod.Bibliography:
+def _load(paths: list[Path], root: Path, blobs: Path | None, workers: int = 0) -> bibmod.Bibliography:
     """Parse, lint and pack the library, a chunk of each file at a time: it is never held
-    whole, as text, parsed blocks or entries. Packed into ``blobs`` or else in memory."""
-    loader = bibmod.loader(paths, root)
+    whole as parsed blocks or entries (nor as text, but by ``workers`` processes, which
+    share it: :func:`evidencekb.bibliography.loader`). Packed into ``blobs`` or else in memory."""
+    loader = bibmod.loader(paths, root, workers=workers)
     bib = loader.bib
 
     children: list[str] = []  # entries with crossref or xdata parents: linted once resolved
@@ -95,7 +96,7 @@ def _load(paths: list[Path], root: Path, blobs: Path | None) -> bibmod.Bibliogra
             if bibmod.inherits(entry):
                 children.append(entry.key)
             else:
-                bib.diagnostics.extend(bibmod.lint_entry(entry))
+                bib.diagnostics.extend(entry.problems)
             yield entry
 
     entries = bibmod.LazyEntries(linted(), blobs)
@@ -137,14 +138,15 @@ def library_digest(paths: list[Path], root: Path) -> str:
     return h.hexdigest()
 
 
-def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmod.Bibliography:
-    """Load and lint the library, from the cache when its content is unchanged."""
+def load_library(paths: list[Path], root: Path, cache_dir: Path | None, workers: int = 0) -> bibmod.Bibliography:
+    """Load and lint the library, from the cache when its content is unchanged; parsed by
+    ``workers`` processes when it is not (see :func:`evidencekb.bibliography.loader`)."""
     digest = library_digest(paths, root)
     if cache_dir is not None and _MEMORY[0] == digest and _MEMORY[1] is not None:
         return _MEMORY[1]  # type: ignore[no-any-return]  # a serve's rebuilds: nothing changed since the last
     target = cache_dir / f"library-{digest[:32]}.json" if cache_dir else None
     if target is None:
-        return _load(paths, root, None)
+        return _load(paths, root, None, workers)
     data = _read(target) if target.exists() else None
     if data is not None:
         bib = _library_from(data, target.parent)
@@ -157,10 +159,10 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None) -> bibmo
             if old not in (target, blobs):
                 old.unlink(missing_ok=True)
         target.parent.mkdir(parents=True, exist_ok=True)
-        bib = _load(paths, root, blobs)  # read from the cache file from now on
+        bib = _load(paths, root, blobs, workers)  # read from the cache file from now on
         _write(target, _library_data(bib))
     except OSError:
-        bib = _load(paths, root, None)  # a read-only cache (or a full disk): kept in memory
+        bib = _load(paths, root, None, workers)  # a read-only cache (or a full disk): kept in memory
     _MEMORY[:] = [digest, bib]
     return bib
 

@@ -156,12 +156,15 @@ class Site:
 
     # --- loading -------------------------------------------------------------------------
     @classmethod
-    def load(cls, project: Project, cache_dir: Path | None = None, source_links: bool = False) -> Site:
-        """Load the library (through the cache when given), the claims and the appraisal records."""
+    def load(cls, project: Project, cache_dir: Path | None = None, source_links: bool = False,
+             workers: int | None = None) -> Site:
+        """Load the library (through the cache when given; where it is not cached, parsed
+        by ``workers`` processes, by default :func:`~evidencekb.bibliography.parse_workers`),
+        the claims and the appraisal records."""
         from .cache import load_library
 
         paths = bibmod.find_bib_files(project.root, project.options.bibliography)
-        bib = load_library(paths, project.root, cache_dir)
+        bib = load_library(paths, project.root, cache_dir, bibmod.parse_workers() if workers is None else workers)
         site = cls(project, bib, source_links)
         site.cache_dir = cache_dir
         if not paths:
