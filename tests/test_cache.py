@@ -178,6 +178,40 @@ def test_cards_come_from_the_format_cache_without_unpacking(tmp_path: Path, monk
     assert warm.title.startswith("Alpha, A., Beta, B., &amp; Gamma, G. (2020).")
 
 
+def test_a_card_is_stored_once_beside_its_formatted_entry(tmp_path: Path) -> None:
+    """A card refers to the formatted entry and names stored beside it: they are written
+    once, and loaded as one object each, shared by the card."""
+    bib_path, cdir = _library(tmp_path)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    cold = Cards(bib.entries, Formatter(get_style("apa"), store))["alpha2020"]
+    store.save()
+    assert store.path is not None
+    text = store.path.read_text(encoding="utf-8")  # the entry's text and HTML, once each
+    assert text.count("Alpha, A., Beta, B.") == 2 and '"D":' in text and '"C":' not in text
+    again = cache.FormatCache(cdir, "apa")
+    digest = bib.entries.digest("alpha2020")  # type: ignore[union-attr]
+    card = again.get(("alpha2020", digest, "card"))
+    assert card == cold
+    assert card.formatted is again.get(("alpha2020", digest)) and card.names is again.get(("alpha2020", digest, "names"))
+
+
+def test_a_card_without_its_formatted_entry_is_stored_whole_or_made_again(tmp_path: Path) -> None:
+    bib_path, cdir = _library(tmp_path)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    card = Cards(bib.entries, Formatter(get_style("apa"), store))["alpha2020"]
+    digest = bib.entries.digest("alpha2020")  # type: ignore[union-attr]
+    del store.data[("alpha2020", digest)]  # its formatted entry not stored beside it
+    store.save()
+    assert cache.FormatCache(cdir, "apa").get(("alpha2020", digest, "card")) == card  # stored whole
+    assert store.path is not None
+    raw = cache._read(store.path)
+    raw = [[k, {"D": ["ref-alpha2020", "", "2020", ""]}] if k[-1] == "card" else [k, v] for k, v in raw]
+    cache._write(store.path, raw)  # a card that refers to a formatted entry the file lacks
+    assert cache.FormatCache(cdir, "apa").get(("alpha2020", digest, "card")) is None  # made again when needed
+
+
 def test_a_warm_load_imports_no_parser(tmp_path: Path) -> None:
     import subprocess
     import sys

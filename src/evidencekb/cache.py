@@ -167,13 +167,19 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None, workers:
     return bib
 
 
-def _encode(value: Any) -> Any:
+def _encode(value: Any, data: dict[Any, Any] | None = None, key: Any = None) -> Any:
+    """A cached value as JSON. A card whose formatted entry and names are stored beside it
+    (under its key's ``(key, digest)`` and ``(key, digest, "names")``) refers to them
+    ("D"), so that neither is written, nor held after loading, twice."""
     from .csl import Formatted
     from .render import Card
 
     if isinstance(value, Formatted):
         return {"F": [value.text, value.html]}
     if isinstance(value, Card):
+        if (data is not None and data.get(key[:2]) == value.formatted
+                and data.get((*key[:2], "names")) == value.names):
+            return {"D": [value.anchor, value.ids, value.year, value.fallback]}
         return {"C": [value.anchor, value.formatted.text, value.formatted.html, value.ids, value.year,
                       list(value.names), value.fallback]}
     if isinstance(value, tuple) and all(isinstance(x, str) for x in value):
@@ -181,7 +187,9 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot cache {type(value).__name__}")
 
 
-def _decode(value: Any) -> Any:
+def _decode(value: Any, data: dict[Any, Any] | None = None, key: Any = None) -> Any:
+    """:func:`_encode` undone; a card that refers to its formatted entry and names takes
+    them from ``data`` (already decoded), or is None where they are not there."""
     from .csl import Formatted
     from .render import Card
 
@@ -192,6 +200,12 @@ def _decode(value: Any) -> Any:
         anchor, text, html, ids, year, names, fallback = value["C"]
         return Card(str(anchor), Formatted(str(text), str(html)), str(ids), str(year),
                     tuple(str(n) for n in names), str(fallback))
+    if "D" in value:
+        anchor, ids, year, fallback = value["D"]
+        formatted, names = (data or {}).get(key[:2]), (data or {}).get((*key[:2], "names"))
+        if not isinstance(formatted, Formatted) or not isinstance(names, tuple):
+            return None
+        return Card(str(anchor), formatted, str(ids), str(year), names, str(fallback))
     return tuple(str(n) for n in value["N"])
 
 
@@ -211,7 +225,11 @@ class FormatCache:
         raw = _read(self.path) if self.path and self.path.exists() else None
         if isinstance(raw, list):
             try:
-                self.data = {tuple(k): _decode(v) for k, v in raw}
+                data = {tuple(k): _decode(v) for k, v in raw if "D" not in v}
+                for k, v in raw:  # cards that refer to what is decoded above
+                    if "D" in v and (card := _decode(v, data, tuple(k))) is not None:
+                        data[tuple(k)] = card
+                self.data = data
             except (TypeError, ValueError, KeyError, AttributeError):
                 self.data = {}
         self.dirty = False
@@ -225,7 +243,7 @@ class FormatCache:
 
     def save(self) -> None:
         if self.path and self.dirty:
-            _write(self.path, [[list(k), _encode(v)] for k, v in self.data.items()])
+            _write(self.path, [[list(k), _encode(v, self.data, k)] for k, v in self.data.items()])
             self.dirty = False
 
 
