@@ -206,10 +206,34 @@ def test_a_card_without_its_formatted_entry_is_stored_whole_or_made_again(tmp_pa
     store.save()
     assert cache.FormatCache(cdir, "apa").get(("alpha2020", digest, "card")) == card  # stored whole
     assert store.path is not None
-    raw = cache._read(store.path)
-    raw = [[k, {"D": ["ref-alpha2020", "", "2020", ""]}] if k[-1] == "card" else [k, v] for k, v in raw]
-    cache._write(store.path, raw)  # a card that refers to a formatted entry the file lacks
+    items = cache._read_lines(store.path)
+    assert items is not None
+    cache._write_lines(store.path, [[k, {"D": ["ref-alpha2020", "", "2020", ""]}] if k[-1] == "card" else [k, v]
+                                    for k, v in items])  # a card that refers to a formatted entry the file lacks
     assert cache.FormatCache(cdir, "apa").get(("alpha2020", digest, "card")) is None  # made again when needed
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "cut short", "not json", "foreign"])
+def test_a_damaged_format_cache_is_a_clean_miss(tmp_path: Path, damage: str) -> None:
+    bib_path, cdir = _library(tmp_path)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    Cards(bib.entries, Formatter(get_style("apa"), store))["alpha2020"]
+    store.save()
+    assert store.path is not None and len(cache.FormatCache(cdir, "apa").data) == 3  # formatted, names, card
+    data = store.path.read_bytes()
+    head, body = data.split(b"\n", 1)
+    if damage == "flip a byte":
+        data = head + b"\n" + body.replace(b"Alpha", b"Alphb", 1)
+    elif damage == "cut short":
+        data = data[:-20]
+    elif damage == "not json":  # checksum right, an item that does not parse
+        body = body + b"\n[1,"
+        data = cache._MAGIC + cache.hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    else:
+        data = b"something else\n" + body
+    store.path.write_bytes(data)
+    assert cache.FormatCache(cdir, "apa").data == {}
 
 
 def test_a_warm_load_imports_no_parser(tmp_path: Path) -> None:

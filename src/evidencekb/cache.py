@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,44 @@ def _read(path: Path) -> Any:
         return None
 
 
+def _read_lines(path: Path) -> Iterator[Any] | None:
+    """The items of a cache file written by :func:`_write_lines`, decoded one at a time (a
+    large file is never decoded whole: its parsed form is several times its size), or None
+    when it is missing, damaged or foreign. An item that does not parse raises ValueError."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    nl = data.find(b"\n")
+    if not data.startswith(_MAGIC) or nl < 0 or data[len(_MAGIC): nl] != hashlib.sha256(
+            memoryview(data)[nl + 1:]).hexdigest().encode():
+        return None
+
+    def items() -> Iterator[Any]:
+        start = nl + 1
+        while start < len(data):
+            end = data.find(b"\n", start)
+            end = len(data) if end < 0 else end
+            yield json.loads(data[start:end])
+            start = end + 1
+
+    return items()
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def _write_lines(path: Path, items: Iterable[Any]) -> None:
+    """Write items as :func:`_read_lines` reads them: one JSON text per line."""
+    _write_body(path, b"\n".join(_dumps(item) for item in items))
+
+
 def _write(path: Path, value: Any) -> None:
-    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    _write_body(path, _dumps(value))
+
+
+def _write_body(path: Path, body: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -222,13 +258,18 @@ class FormatCache:
         name = hashlib.sha256(f"{VERSION}\0{code_hash()}\0{style_key}".encode()).hexdigest()[:24]
         self.path = cache_dir / f"format-{name}.json" if cache_dir else None
         self.data: dict[Any, Any] = {}
-        raw = _read(self.path) if self.path and self.path.exists() else None
-        if isinstance(raw, list):
+        items = _read_lines(self.path) if self.path and self.path.exists() else None
+        if items is not None:
             try:
-                data = {tuple(k): _decode(v) for k, v in raw if "D" not in v}
-                for k, v in raw:  # cards that refer to what is decoded above
-                    if "D" in v and (card := _decode(v, data, tuple(k))) is not None:
-                        data[tuple(k)] = card
+                data, cards = {}, []
+                for k, v in items:
+                    if "D" in v:
+                        cards.append((tuple(k), v))  # decoded once what it refers to is
+                    else:
+                        data[tuple(k)] = _decode(v)
+                for k, v in cards:
+                    if (card := _decode(v, data, k)) is not None:
+                        data[k] = card
                 self.data = data
             except (TypeError, ValueError, KeyError, AttributeError):
                 self.data = {}
@@ -243,7 +284,7 @@ class FormatCache:
 
     def save(self) -> None:
         if self.path and self.dirty:
-            _write(self.path, [[list(k), _encode(v, self.data, k)] for k, v in self.data.items()])
+            _write_lines(self.path, ([list(k), _encode(v, self.data, k)] for k, v in self.data.items()))
             self.dirty = False
 
 
