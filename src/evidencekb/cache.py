@@ -23,10 +23,14 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import bibliography as bibmod
 from .diagnostics import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from .csl import Formatted
+    from .render import Card
 
 __all__ = ["load_library", "FormatCache", "default_dir", "code_hash"]
 
@@ -79,15 +83,20 @@ def _read_lines(path: Path) -> Iterator[Any] | None:
             memoryview(data)[nl + 1:]).hexdigest().encode():
         return None
 
-    def items() -> Iterator[Any]:
+    def items() -> Iterator[Any]:  # some lines at a time: one json.loads per line is slow
         start = nl + 1
         while start < len(data):
-            end = data.find(b"\n", start)
+            end = data.find(b"\n", start + _BATCH)
             end = len(data) if end < 0 else end
-            yield json.loads(data[start:end])
+            yield from json.loads(b"[" + data[start:end].replace(b"\n", b",") + b"]")
             start = end + 1
 
     return items()
+
+
+#: Bytes of a cache file's lines decoded at once by :func:`_read_lines` (a newline only
+#: separates items: JSON writes one within a string as ``\n``).
+_BATCH = 1 << 18
 
 
 def _dumps(value: Any) -> bytes:
@@ -203,12 +212,20 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None, workers:
     return bib
 
 
+@lru_cache(maxsize=1)
+def _types() -> tuple[type[Formatted], type[Card]]:
+    """The classes of cached values (imported once, not for each of thousands of values)."""
+    from .csl import Formatted
+    from .render import Card
+
+    return Formatted, Card
+
+
 def _encode(value: Any, data: dict[Any, Any] | None = None, key: Any = None) -> Any:
     """A cached value as JSON. A card whose formatted entry and names are stored beside it
     (under its key's ``(key, digest)`` and ``(key, digest, "names")``) refers to them
     ("D"), so that neither is written, nor held after loading, twice."""
-    from .csl import Formatted
-    from .render import Card
+    Formatted, Card = _types()
 
     if isinstance(value, Formatted):
         return {"F": [value.text, value.html]}
@@ -226,8 +243,7 @@ def _encode(value: Any, data: dict[Any, Any] | None = None, key: Any = None) -> 
 def _decode(value: Any, data: dict[Any, Any] | None = None, key: Any = None) -> Any:
     """:func:`_encode` undone; a card that refers to its formatted entry and names takes
     them from ``data`` (already decoded), or is None where they are not there."""
-    from .csl import Formatted
-    from .render import Card
+    Formatted, Card = _types()
 
     if "F" in value:
         text, html = value["F"]
@@ -235,14 +251,14 @@ def _decode(value: Any, data: dict[Any, Any] | None = None, key: Any = None) -> 
     if "C" in value:
         anchor, text, html, ids, year, names, fallback = value["C"]
         return Card(str(anchor), Formatted(str(text), str(html)), str(ids), str(year),
-                    tuple(str(n) for n in names), str(fallback))
+                    tuple(map(str, names)), str(fallback))
     if "D" in value:
         anchor, ids, year, fallback = value["D"]
         formatted, names = (data or {}).get(key[:2]), (data or {}).get((*key[:2], "names"))
         if not isinstance(formatted, Formatted) or not isinstance(names, tuple):
             return None
         return Card(str(anchor), formatted, str(ids), str(year), names, str(fallback))
-    return tuple(str(n) for n in value["N"])
+    return tuple(map(str, value["N"]))
 
 
 class FormatCache:
