@@ -282,9 +282,9 @@ def test_workers_parse_a_library_of_many_chunks(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "a.bib").write_text("@string{jj = {Journal of J}}\n" + "".join(
         f"@article{{k{i}, author={{A, B}}, title={{T{i}}}, journal=jj, year={{2001}}, doi={{10.5555/{i}}}}}\n"
         for i in range(40)), encoding="utf-8")
-    (tmp_path / "b.bib").write_bytes(b"@misc{ok, title={T}}\n" * 20 + b"@misc{bad, title={\xff}}\n")
-    (tmp_path / "c.bib").write_text("@article{K3, title={Again}, journal=jj}\n@article{cut, title={T\n"
-                                    "@misc{last, title=kk}\n" * 3, encoding="utf-8")
+    (tmp_path / "b.bib").write_bytes(b"@misc{ok, title={T}}\n" * 60 + b"@misc{bad, title={\xff}}\n")  # chunks first
+    (tmp_path / "c.bib").write_text("@string{kk = {K}}\n" + ("@article{K3, title={Again}, journal=jj}\n"
+                                    "@article{cut, title={T\n@misc{last, title=zz}\n") * 6, encoding="utf-8")
     paths = sorted(tmp_path.glob("*.bib"))
     made = _pools(monkeypatch)
     shared = _by(loader(paths, tmp_path, chunk_chars=256, workers=2))
@@ -292,6 +292,12 @@ def test_workers_parse_a_library_of_many_chunks(tmp_path: Path, monkeypatch: pyt
     assert shared == _by(loader(paths, tmp_path, chunk_chars=256))
     codes = {d.code for d in shared[1]}
     assert {"bib-read", "bib-duplicate-key", "bib-syntax", "bib-unknown-string"} <= codes
+    assert shared[0][3] == ["a.bib", "b.bib", "c.bib"]  # an unreadable file is listed all the same
+    again = [d for d in shared[1] if d.code == "bib-duplicate-key"]
+    assert (again[0].path, again[0].line, again[0].message) == (
+        "c.bib", 2, "key 'K3' is already used at a.bib:5; rename one of them (keys are compared without case).")
+    assert [(d.line, d.message.split(" is ")[0]) for d in again[1:]] == [  # c.bib's entries, six times
+        (line + k, f"key '{key}'") for line in range(5, 18, 3) for k, key in ((0, "K3"), (2, "last"))]
     key, _, fields, *_ = shared[0][0][0]
     assert (key, fields["journal"]) == ("k0", "Journal of J")  # a macro of the first pass, used by a worker
     assert not multiprocessing.active_children()  # none left behind
@@ -331,6 +337,18 @@ def test_workers_only_where_there_are_cores(monkeypatch: pytest.MonkeyPatch) -> 
     assert bibmod.parse_workers() == 2
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert bibmod.parse_workers() == 0
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # macOS, Windows: the machine's cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert bibmod.parse_workers() == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one
+    assert bibmod.parse_workers() == 0
+
+
+def test_chunks_are_smaller_where_workers_share_them(tmp_path: Path) -> None:
+    assert loader([], tmp_path).size == bibmod.CHUNK_CHARS
+    assert loader([], tmp_path, workers=1).size == bibmod.CHUNK_CHARS  # one worker: parsed here
+    assert loader([], tmp_path, workers=2).size == bibmod.PARALLEL_CHUNK_CHARS < bibmod.CHUNK_CHARS
+    assert loader([], tmp_path, chunk_chars=99, workers=2).size == 99
 
 
 def test_packed_entries_leave_their_json_behind() -> None:
