@@ -287,8 +287,14 @@ def test_workers_parse_a_library_of_many_chunks(tmp_path: Path, monkeypatch: pyt
                                     "@article{cut, title={T\n@misc{last, title=zz}\n") * 6, encoding="utf-8")
     paths = sorted(tmp_path.glob("*.bib"))
     made = _pools(monkeypatch)
-    shared = _by(loader(paths, tmp_path, chunk_chars=256, workers=2))
-    assert made and made[0] is not None  # worker processes parsed it
+    ld = loader(paths, tmp_path, chunk_chars=256, workers=2)
+    entries = list(ld.entries())
+    assert made and made[0] is not None  # worker processes parsed it, hashed and linted its entries
+    # Parsed here: the chunks of macros (the files' first), which the first pass parsed already.
+    assert [e.key for e in entries if "digest" not in e.__dict__] == ["k0", "k1", "k2", "last"]
+    assert all("problems" in e.__dict__ for e in entries if e.key not in {"k0", "k1", "k2", "last"})
+    ld = loader(paths, tmp_path, chunk_chars=256, workers=2)
+    shared = _by(ld)
     assert shared == _by(loader(paths, tmp_path, chunk_chars=256))
     codes = {d.code for d in shared[1]}
     assert {"bib-read", "bib-duplicate-key", "bib-syntax", "bib-unknown-string"} <= codes
@@ -328,6 +334,22 @@ def test_workers_stop_when_the_entries_are_no_longer_wanted(tmp_path: Path) -> N
     assert multiprocessing.active_children()
     entries.close()
     assert not multiprocessing.active_children() and not bibmod._SHARED
+
+
+def test_a_file_that_cannot_be_read_again_is_reported() -> None:
+    """Read twice (macros first), a file that changed on disk in between, and no longer
+    reads, is reported; what was read before it stays."""
+    reads: list[int] = []
+
+    def pieces() -> list[str]:
+        reads.append(1)
+        if len(reads) > 1:
+            raise bibmod._Unreadable(bibmod.diag("x.bib", 3, 1, "bib-read", "not UTF-8 text."))
+        return [GOOD]
+
+    ld = bibmod._Loader([("a.bib", lambda: [GOOD.replace("good2020", "a1")]), ("x.bib", pieces)])
+    assert [e.key for e in ld.entries()] == ["a1"]
+    assert [(d.path, d.line, d.code) for d in ld.bib.diagnostics] == [("x.bib", 3, "bib-read")]
 
 
 def test_workers_only_where_there_are_cores(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -649,9 +649,8 @@ class _Loader:
         try:
             results = pool.imap(_parse_task, tasks) if pool is not None else None
             for display, pieces, kept, parsed in readable:
-                chunks = kept or _chunks(pieces(), self.size)
                 try:
-                    for i, (line0, chunk, sentinel) in enumerate(chunks):
+                    for i, (line0, chunk, sentinel) in enumerate(kept or _chunks(pieces(), self.size)):
                         if i in parsed:
                             found = _found(parsed.pop(i), display, line0, self.bib.strings)
                         elif results is not None:
