@@ -336,6 +336,17 @@ def test_workers_stop_when_the_entries_are_no_longer_wanted(tmp_path: Path) -> N
     assert not multiprocessing.active_children() and not bibmod._SHARED
 
 
+def test_a_bad_key_and_a_missing_comma_are_reported_in_full() -> None:
+    key = "bad`key" + "x" * 60
+    bib = load_text([("x.bib", f"@misc{{{key}, title={{T}}}}\n"
+                               "@article{nc, author={A, B} title={T}, journal={J}, year={2020}}\n")])
+    assert [(d.line, d.col, d.code, d.message) for d in bib.diagnostics if d.code in ("bib-bad-key", "bib-syntax")] == [
+        (1, 1, "bib-bad-key", f"key {key[:60]!r} has characters a citation key cannot hold; use letters, digits "
+                              "and _ (and inside a key : . # $ % & + ? < > ~ / -), no backtick, quote, brace, comma "
+                              "or white space."),
+        (2, 1, "bib-syntax", "field 'author' of 'nc' runs into field 'title': is a comma missing before 'title'?")]
+
+
 def test_a_file_that_cannot_be_read_again_is_reported() -> None:
     """Read twice (macros first), a file that changed on disk in between, and no longer
     reads, is reported; what was read before it stays."""
