@@ -237,6 +237,16 @@ def test_unreadable_file_in_pieces_is_located_and_loses_nothing_else(tmp_path: P
         ("b.bib", 42, "bib-read"), ("c.bib", 31, "bib-read")]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["", " ", "\t"]), st.sampled_from(["{a b}", "{}", "{{J} x}", "2001", "0", "jj", "JJ", "ab",
+                                                         "jan", "Dec", "zz", "a-b", ""]), st.sampled_from(["", " ", "\n"]))
+def test_a_value_without_concatenation_resolves_as_one_concatenated_with_nothing(lead: str, body: str,
+                                                                                 tail: str) -> None:
+    """The shortcut for a value without ``#`` gives what the full reading gives it."""
+    value, strings = lead + body + tail, {"jj": "Journal of J", "ab": "A B"}
+    assert bibmod._resolve(value, strings) == bibmod._resolve(value + " # {}", strings)
+
+
 # --- parsed by worker processes ------------------------------------------------------
 
 forks = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are forked on Linux only")

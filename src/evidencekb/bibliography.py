@@ -434,8 +434,11 @@ def _resolve(value: str, strings: Mapping[str, str]) -> tuple[str, list[str]]:
         v = value.strip()
         if len(v) >= 2 and (v[0], v[-1]) in {("{", "}"), ('"', '"')}:
             return v[1:-1], []
+        parts = [v]  # what _split_concat makes of it, without reading it a character at a time
+    else:
+        parts = _split_concat(value)
     out, unknown = [], []
-    for part in _split_concat(value):
+    for part in parts:
         if len(part) >= 2 and (part[0], part[-1]) in {("{", "}"), ('"', '"')}:
             out.append(part[1:-1])
         elif part.isdigit():
