@@ -71,9 +71,10 @@ def _read(path: Path) -> Any:
 
 
 def _read_lines(path: Path) -> Iterator[Any] | None:
-    """The items of a cache file written by :func:`_write_lines`, decoded one at a time (a
-    large file is never decoded whole: its parsed form is several times its size), or None
-    when it is missing, damaged or foreign. An item that does not parse raises ValueError."""
+    """The items of a cache file written by :func:`_write_lines`, decoded some lines at a
+    time (a large file is never decoded whole: its parsed form is several times its size),
+    or None when it is missing, damaged or foreign. An item that does not parse raises
+    ValueError."""
     try:
         data = path.read_bytes()
     except OSError:
