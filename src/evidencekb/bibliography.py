@@ -119,11 +119,6 @@ class Entry:
                 "raw": self.raw, "field_lines": self.field_lines}
 
     @cached_property
-    def blob(self) -> bytes:
-        """:meth:`to_data` as UTF-8 JSON, as :class:`LazyEntries` stores it."""
-        return json.dumps(self.to_data(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
-
-    @cached_property
     def problems(self) -> list[Diagnostic]:
         """:func:`lint_entry` of the entry."""
         return lint_entry(self)
@@ -247,8 +242,7 @@ class LazyEntries(Mapping[str, Entry]):
         try:
             items = entries.items() if isinstance(entries, Mapping) else ((e.key, e) for e in entries)
             for i, (k, e) in enumerate(items):
-                blob = e.blob  # made here, or by a worker of the loader that parsed it
-                del e.__dict__["blob"]  # not kept beside an entry its caller may go on holding
+                blob = json.dumps(e.to_data(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
                 if out is not None:
                     out.write(blob)
                 else:
@@ -640,12 +634,10 @@ class _Loader:
                         self._strings(lib, display, line0)
                         if not parsed:  # usually the file's head: parsed once, not twice
                             parsed[i] = lib
-                    if i not in parsed:
-                        tasks.append((len(readable), i))
             except _Unreadable as exc:
                 self.bib.diagnostics.append(exc.diagnostic)
-                tasks = [t for t in tasks if t[0] < len(readable)]
                 continue
+            tasks += [(len(readable), i) for i in range(len(kept)) if i not in parsed]  # kept: with workers only
             readable.append((display, pieces, kept, parsed))
         files = [(display, kept) for display, _, kept, _ in readable]
         pool = _pool(min(self.workers, len(tasks)), self.bib.strings, files) if held else None

@@ -520,9 +520,8 @@ def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatt
         # An entry with a page of its own is found by search there; listed here too, a large
         # library's section would pass the search index's limit (Zensical stops the build).
         items = "".join(
-            (f'<li data-search-exclude>{Markup(formatter.format(e).html)} '
-             f'<a href="{escape(urls.rel(here, urls.reference(e.key)))}">Details</a>' if ap.has_page(e.key)
-             else f"<li>{Markup(formatter.format(e).html)} ")
+            f"<li{' data-search-exclude' if ap.has_page(e.key) else ''}>{Markup(formatter.format(e).html)} "
+            + (f'<a href="{escape(urls.rel(here, urls.reference(e.key)))}">Details</a>' if ap.has_page(e.key) else "")
             + "</li>" for e in entries)
         out.append(f'<section class="ekb-design-group" data-design="{escape(d)}" markdown>')
         out += ["", f"## {DESIGN_LABELS.get(d, d) if d in DESIGN_LABELS else 'Design: ' + re.sub(r'[^A-Za-z0-9 -]', '', d)}",
