@@ -357,3 +357,85 @@ def test_a_child_entrys_hash_follows_its_parent_wherever_it_stands(tmp_path: Pat
     packed = cache._load([path], tmp_path, tmp_path / "x.blobs").entries
     assert isinstance(packed, bibmod.LazyEntries)
     assert {k: packed.digest(k) for k in plain.entries} == {k: e.digest for k, e in plain.entries.items()}
+
+
+def test_a_library_parsed_again_sweeps_what_other_versions_wrote(tmp_path: Path) -> None:
+    """An upgrade, or an edited library, parses the library again: what another version of
+    the package formatted or scanned goes with the old library's files; this version's
+    files, whatever style wrote them, and files not the cache's stay."""
+    bib_path, cdir = _library(tmp_path)
+    now, other = cache.generation(), "0" * 16
+    assert len(now) == 16 and now != other
+    stale = [f"format-{other}-{'a' * 16}.json", f"scans-{other}.json", f"downloads-{other}.json",
+             f"format-{'b' * 24}.json", "library-" + "c" * 32 + ".json", "library-" + "c" * 32 + ".blobs"]
+    kept = [f"format-{now}-{'a' * 16}.json", f"format-{now}-{'d' * 16}.json", f"scans-{now}.json",
+            f"downloads-{now}.json", "notes.txt", "format-notes.json"]
+    cdir.mkdir(parents=True)
+    for name in stale + kept:
+        (cdir / name).write_text("{}", encoding="utf-8")
+    (cdir / "zensical").mkdir()
+    cache.load_library([bib_path], tmp_path, cdir)
+    left = {p.name for p in cdir.iterdir()}
+    assert not left & set(stale)
+    assert set(kept) | {"zensical"} <= left
+    assert len([n for n in left if n.startswith("library-")]) == 2  # this library's index and entries
+
+
+def test_this_versions_files_are_named_by_it(tmp_path: Path) -> None:
+    now = cache.generation()
+    assert cache.FormatCache(tmp_path, "apa").path.name.startswith(f"format-{now}-")  # type: ignore[union-attr]
+    assert cache.ScanCache(tmp_path).path == tmp_path / f"scans-{now}.json"
+    assert cache.TextMemo(tmp_path, "downloads").path == tmp_path / f"downloads-{now}.json"
+    assert cache.FormatCache(tmp_path, "apa").path != cache.FormatCache(tmp_path, "vancouver").path
+
+
+def test_what_was_formatted_from_an_edited_or_removed_entry_is_dropped(tmp_path: Path) -> None:
+    bib_path, cdir = _library(tmp_path)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    cards = Cards(bib.entries, Formatter(get_style("apa"), store))
+    cards["alpha2020"], cards["zed2019"]
+    store.save(cache.in_library(bib.entries))
+    old = {k[:2] for k in cache.FormatCache(cdir, "apa").data}
+    assert len(old) == 2 and len(cache.FormatCache(cdir, "apa").data) == 6  # entry, names, card each
+
+    bib_path.write_text(BIB.replace("Last but not least", "Changed"), encoding="utf-8")
+    cache._MEMORY[:] = [None, None]
+    edited = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    assert "Changed" in Formatter(get_style("apa"), store).format(edited.entries["zed2019"]).text
+    store.save(cache.in_library(edited.entries))
+    again = cache.FormatCache(cdir, "apa").data
+    alpha = ("alpha2020", edited.entries.digest("alpha2020"))  # type: ignore[union-attr]
+    zed = ("zed2019", edited.entries.digest("zed2019"))  # type: ignore[union-attr]
+    assert {k[:2] for k in again} == {alpha, zed}  # the old title's output is gone
+    assert alpha + ("card",) in again  # unchanged entries keep all they had
+
+    bib_path.write_text(BIB.split("@article{zed2019")[0], encoding="utf-8")
+    cache._MEMORY[:] = [None, None]
+    removed = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    store.save(cache.in_library(removed.entries))  # nothing new formatted: written for what it dropped
+    assert {k[:2] for k in cache.FormatCache(cdir, "apa").data} == {alpha}
+
+
+def test_a_store_with_nothing_stale_or_new_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = BIB + "@book{p, title={P}, publisher={Pub}, year={2001}}\n@inbook{c, crossref={p}, title={C}}\n"
+    bib_path, cdir = _library(tmp_path, text)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    f = Formatter(get_style("apa"), store)
+    for key in bib.entries:
+        f.format(bib.entries[key])
+    store.save(cache.in_library(bib.entries))
+    assert len(cache.FormatCache(cdir, "apa").data) == 8  # a child keeps what it was formatted under
+    monkeypatch.setattr(cache, "_write_lines", lambda *a: pytest.fail("written again"))
+    cache.FormatCache(cdir, "apa").save(cache.in_library(bib.entries))
+
+
+def test_in_library_reads_entries_of_a_plain_mapping_too() -> None:
+    bib = bibmod.load_text([("lib.bib", BIB)])
+    current = cache.in_library(bib.entries)
+    assert current("zed2019", bib.entries["zed2019"].digest)
+    assert not current("zed2019", bib.entries["alpha2020"].digest)
+    assert not current("missing", bib.entries["zed2019"].digest)

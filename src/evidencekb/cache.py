@@ -19,8 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,38 @@ def code_hash() -> str:
 
 def default_dir(root: Path) -> Path:
     return root / ".cache" / "evidencekb"
+
+
+def generation() -> str:
+    """This version of the package, as the cache files it writes are named: ``format-``,
+    ``scans-`` and ``downloads-`` then this; a file of another version can never be read
+    again and is swept (:func:`sweep`)."""
+    return hashlib.sha256(f"{VERSION}\0{code_hash()}".encode()).hexdigest()[:16]
+
+
+#: The files a build writes besides the library's, with the version they were written by.
+_VERSIONED = re.compile(r"(?:format|scans|downloads)-([0-9a-f]+)(?:-[0-9a-f]+)?\.json")
+
+
+def sweep(folder: Path, keep: Iterable[Path] = ()) -> None:
+    """Remove the cache files no build of this version reads: another library's index and
+    entries (all ``library-*`` but ``keep``), and what another version of the package
+    formatted and scanned. Run when the library is parsed again, which a new version or an
+    edited library always causes: a cache kept between CI runs does not grow with every
+    release or edit. The files of this version stay, whatever style or site wrote them."""
+    kept, now = set(keep), generation()
+    try:
+        names = list(folder.iterdir())
+    except OSError:
+        return  # no folder yet, or unreadable: nothing to sweep
+    for old in names:
+        if old.name.startswith("library-"):
+            stale = old not in kept
+        else:
+            version = _VERSIONED.fullmatch(old.name)
+            stale = version is not None and version.group(1) != now
+        if stale and old.is_file():
+            old.unlink(missing_ok=True)
 
 
 def _read(path: Path) -> Any:
@@ -201,9 +234,7 @@ def load_library(paths: list[Path], root: Path, cache_dir: Path | None, workers:
             return bib
     blobs = target.with_suffix(".blobs")
     try:
-        for old in target.parent.glob("library-*") if target.parent.exists() else []:
-            if old not in (target, blobs):
-                old.unlink(missing_ok=True)
+        sweep(target.parent, keep=(target, blobs))
         target.parent.mkdir(parents=True, exist_ok=True)
         bib = _load(paths, root, blobs, workers)  # read from the cache file from now on
         _write(target, _library_data(bib))
@@ -272,8 +303,8 @@ class FormatCache:
             style_key = hashlib.sha256(style_path(style).read_bytes()).hexdigest()
         except (OSError, ValueError):
             style_key = style
-        name = hashlib.sha256(f"{VERSION}\0{code_hash()}\0{style_key}".encode()).hexdigest()[:24]
-        self.path = cache_dir / f"format-{name}.json" if cache_dir else None
+        name = hashlib.sha256(style_key.encode()).hexdigest()[:16]
+        self.path = cache_dir / f"format-{generation()}-{name}.json" if cache_dir else None
         self.data: dict[Any, Any] = {}
         items = _read_lines(self.path) if self.path and self.path.exists() else None
         if items is not None:
@@ -299,10 +330,29 @@ class FormatCache:
         self.data[key] = value
         self.dirty = True
 
-    def save(self) -> None:
+    def save(self, current: Callable[[str, str], bool] | None = None) -> None:
+        """Write what was formatted; with ``current`` (whether an entry of that key and
+        :attr:`~evidencekb.bibliography.Entry.digest` is in the library), first drop what
+        was formatted from entries since edited or removed, which no build would read."""
+        if current is not None:
+            stale = [k for k in self.data if not current(k[0], k[1])]
+            for k in stale:
+                del self.data[k]
+            self.dirty = self.dirty or bool(stale)
         if self.path and self.dirty:
             _write_lines(self.path, ([list(k), _encode(v, self.data, k)] for k, v in self.data.items()))
             self.dirty = False
+
+
+def in_library(entries: Any) -> Callable[[str, str], bool]:
+    """Whether the library ``entries`` (a mapping of keys to entries) holds an entry of that
+    key and :attr:`~evidencekb.bibliography.Entry.digest`: what :meth:`FormatCache.save`
+    keeps. A packed library gives the hashes without unpacking an entry."""
+    digest = getattr(entries, "digest", None)
+
+    def current(key: str, hashed: str) -> bool:
+        return key in entries and (digest(key) if digest is not None else entries[key].digest) == hashed
+    return current
 
 
 class ScanCache:
@@ -310,8 +360,7 @@ class ScanCache:
     builds: a build's checks read every page, but scan only the pages that changed."""
 
     def __init__(self, cache_dir: Path | None) -> None:
-        name = hashlib.sha256(f"{VERSION}\0{code_hash()}".encode()).hexdigest()[:24]
-        self.path = cache_dir / f"scans-{name}.json" if cache_dir else None
+        self.path = cache_dir / f"scans-{generation()}.json" if cache_dir else None
         raw = _read(self.path) if self.path and self.path.exists() else None
         self.data: dict[str, list[list[Any]]] = raw if isinstance(raw, dict) else {}
         self.used: dict[str, list[list[Any]]] = {}
@@ -337,8 +386,7 @@ class TextMemo:
     are made from, persisted between builds; only this build's keys are kept."""
 
     def __init__(self, cache_dir: Path | None, kind: str) -> None:
-        name = hashlib.sha256(f"{VERSION}\0{code_hash()}\0{kind}".encode()).hexdigest()[:24]
-        self.path = cache_dir / f"{kind}-{name}.json" if cache_dir else None
+        self.path = cache_dir / f"{kind}-{generation()}.json" if cache_dir else None
         raw = _read(self.path) if self.path and self.path.exists() else None
         self.data: dict[str, Any] = raw if isinstance(raw, dict) else {}
         self.used: dict[str, Any] = {}

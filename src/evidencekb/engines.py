@@ -159,7 +159,7 @@ def stage(project: Project, site: Site | None = None, out: Path | None = None) -
     data = _config(project, claims)
     data["copyright"] = site.footer(str(data.get("copyright") or ""))
     _write_if_changed(config, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    fmt.save()
+    fmt.save(site.bib.entries)
     return config, site
 
 

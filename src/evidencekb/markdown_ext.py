@@ -163,13 +163,14 @@ def _standalone_context(paths: list[str], style: str, title: str, cache_dir: str
         if cache_dir:
             import atexit
 
-            from .cache import FormatCache, load_library
+            from .cache import FormatCache, in_library, load_library
 
             bib = load_library(files, root, Path(cache_dir))
             ctx = CitationContext(bib, style, title)
             store = FormatCache(Path(cache_dir), style)
             ctx.formatter = Formatter(ctx.style, store)
-            atexit.register(store.save)  # the host has no end-of-build hook for extensions
+            # the host has no end-of-build hook for extensions
+            atexit.register(store.save, in_library(bib.entries))
         else:
             ctx = CitationContext(bibmod.load(files, root), style, title)
         _standalone[key] = ctx

@@ -185,7 +185,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         assert self.site is not None
-        self.formatter.save()
+        self.formatter.save(self.site.bib.entries)
         out = Path(config.site_dir) / "claims.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".json.tmp")

@@ -495,13 +495,17 @@ class Formatters:
             f = self._made[style] = Formatter(get_style(style), FormatCache(self.cache_dir, style))
         return f
 
-    def save(self) -> None:
-        """Keep what was formatted (waiting for the workers still formatting)."""
+    def save(self, entries: Any = None) -> None:
+        """Keep what was formatted (waiting for the workers still formatting); given the
+        library's ``entries``, drop what was formatted from entries since edited or removed."""
+        from .cache import in_library
+
+        current = in_library(entries) if entries is not None else None
         for f in self._made.values():
             if f.background is not None:
                 f.background.finish()
             if f.store is not None:
-                f.store.save()
+                f.store.save(current)
 
     def close(self) -> None:
         """Stop the workers still formatting (a build that failed)."""
