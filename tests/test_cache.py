@@ -439,3 +439,40 @@ def test_in_library_reads_entries_of_a_plain_mapping_too() -> None:
     assert current("zed2019", bib.entries["zed2019"].digest)
     assert not current("zed2019", bib.entries["alpha2020"].digest)
     assert not current("missing", bib.entries["zed2019"].digest)
+
+
+def test_workers_read_the_entries_they_format_and_this_process_unpacks_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build's workers read the entries they format from the packed library: the
+    building process neither unpacks nor sends them (nor holds them while they work)."""
+    import sys
+
+    from evidencekb import csl
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("entries are formatted across processes only where the platform forks")
+    text = "".join(f"@article{{k{i}, author={{Writer{i}, Ann}}, title={{Title {i}}}, journal={{J Test}}, "
+                   f"year={{20{i:02d}}}}}\n" for i in range(12))
+    bib_path, cdir = _library(tmp_path, text)
+    cache.load_library([bib_path], tmp_path, cdir)
+    cache._MEMORY[:] = [None, None]
+    entries = cache.load_library([bib_path], tmp_path, cdir).entries  # read back: nothing unpacked yet
+    assert isinstance(entries, bibmod.LazyEntries)
+    here, unpacked = os.getpid(), []
+    real = entries.written
+
+    def written(key: str) -> bibmod.Entry:
+        if os.getpid() == here:
+            unpacked.append(key)
+        return real(key)
+
+    monkeypatch.setattr(entries, "written", written)
+    monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    f = Formatter(get_style("apa"))
+    keys = list(entries)
+    assert f.prefetch(keys, entries, workers=2) == 12
+    assert unpacked == []
+    assert f.prefetch(keys, entries, workers=2) == 0  # all formatted, and found without unpacking
+    local = Formatter(get_style("apa"))
+    assert [f.format(entries[k]) for k in keys] == [local.format(entries[k]) for k in keys]
+    assert "Writer3, A. (2003). Title 3. J Test." in f.format(entries["k3"]).text

@@ -234,16 +234,18 @@ def test_prefetch_formats_what_neither_memory_nor_the_store_holds(monkeypatch: p
         assert fresh.format(bib[k]) == store.get((k, bib[k].digest)) is not None
 
 
-def test_a_workers_share_of_prefetching_is_what_format_gives_in_this_process() -> None:
+def test_a_workers_share_of_prefetching_is_what_format_gives_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """What each worker process of :meth:`Formatter.prefetch` returns, checked here in this
-    process (a child's calls are invisible to coverage and to mutation testing)."""
+    process (a child's calls are invisible to coverage and to mutation testing): the
+    entries of its keys, read from the library it was forked with, formatted."""
     from evidencekb import csl
 
     bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
-    entries = [e for e in bib.entries.values() if e.type != "xdata"][:4]
+    entries = [e for e in bib.entries.values() if e.type != "xdata"][1:5]
+    monkeypatch.setattr(csl, "_LIBRARY", [bib.entries])
     local = Formatter("apa")
-    assert csl._format_chunk(("apa", entries)) == ("apa", [(e.key, e.digest, local.format(e), local.short_names(e))
-                                                           for e in entries])
+    assert csl._format_chunk(("apa", [e.key for e in entries])) == (
+        "apa", [(e.key, e.digest, local.format(e), local.short_names(e)) for e in entries])
 
 
 def _workers(monkeypatch: pytest.MonkeyPatch, cores: int) -> tuple[Bibliography, list[str]]:
@@ -373,9 +375,9 @@ def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPa
     seen: list[int] = []
     real = csl.Background.__init__
 
-    def init(self: object, jobs: object, workers: int) -> None:
+    def init(self: object, jobs: object, entries: object, workers: int) -> None:
         seen.append(workers)
-        real(self, jobs, workers)  # type: ignore[arg-type]
+        real(self, jobs, entries, workers)  # type: ignore[arg-type]
 
     monkeypatch.setattr(csl.Background, "__init__", init)
     assert csl.prefetch([(f, keys)], bib.entries) == len(keys)

@@ -121,9 +121,9 @@ def test_a_build_formatting_in_workers_writes_the_same_site(tmp_path: Path, monk
     started: list[tuple[int, int, bool]] = []
     real_init, real_wait = csl.Background.__init__, csl.Background.wait
 
-    def init(self: object, jobs: list[tuple[object, list[object]]], workers: int) -> None:
+    def init(self: object, jobs: list[tuple[object, list[object]]], entries: object, workers: int) -> None:
         started.append((len(jobs), workers, False))
-        real_init(self, jobs, workers)  # type: ignore[arg-type]
+        real_init(self, jobs, entries, workers)  # type: ignore[arg-type]
 
     def wait(self: object, formatter: object, k: tuple[str, ...]) -> object:
         started.append((0, 0, True))

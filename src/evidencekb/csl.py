@@ -866,15 +866,18 @@ class Formatter:
         See :func:`prefetch`, which does this for several styles at once."""
         return prefetch([(self, keys)], entries, workers)
 
-    def missing(self, keys: Iterable[str], entries: Mapping[str, Entry]) -> list[Entry]:
-        """The entries of ``keys`` (in their order) neither formatted in this build nor in the store."""
-        digest = getattr(entries, "digest", None)  # a packed library gives hashes without unpacking
+    def missing(self, keys: Iterable[str], entries: Mapping[str, Entry]) -> list[tuple[str, str]]:
+        """(key, :attr:`~evidencekb.bibliography.Entry.digest`) of the entries of ``keys`` (in
+        their order) neither formatted in this build nor in the store; a packed library gives
+        the hashes without unpacking an entry."""
+        digest = getattr(entries, "digest", None)
         out = []
         for key in dict.fromkeys(keys):
             if key not in entries:
                 continue
-            if self.peek("", key, digest(key) if digest is not None else entries[key].digest) is None:
-                out.append(entries[key])
+            hashed = digest(key) if digest is not None else entries[key].digest
+            if self.peek("", key, hashed) is None:
+                out.append((key, hashed))
         return out
 
     def peek(self, kind: str, key: str, digest: str) -> Any:
@@ -972,7 +975,7 @@ def prefetch(
     if total < PARALLEL_MIN or workers < (2 if wait else 1) or not sys.platform.startswith("linux"):
         return 0
     try:
-        background = Background(todo, workers)
+        background = Background(todo, entries, workers)
     except OSError:  # no process could be started (a limit on processes): formatted here as needed
         return 0
     if wait:
@@ -980,23 +983,35 @@ def prefetch(
     return total
 
 
+#: The library a pool's workers format entries of: set before they fork, so that each reads
+#: the entries it formats itself (from the packed library's file, or its own copy of memory)
+#: and this process neither unpacks nor sends them.
+_LIBRARY: list[Mapping[str, Entry]] = []
+
+
 class Background:
     """Entries of one or more styles being formatted in a pool of forked worker processes."""
 
-    def __init__(self, jobs: list[tuple[Formatter, list[Entry]]], workers: int) -> None:
+    def __init__(self, jobs: list[tuple[Formatter, list[tuple[str, str]]]], entries: Mapping[str, Entry],
+                 workers: int) -> None:
         import multiprocessing
 
         self.formatters: dict[str, Formatter] = {}
         self.pending: set[tuple[str, str, str]] = set()
-        tasks: list[tuple[str, list[Entry]]] = []
-        for f, es in jobs:
+        tasks: list[tuple[str, list[str]]] = []
+        for f, todo in jobs:
             if f.background is not None:
                 f.background.close()  # an earlier build's, not finished
             f.style.csl  # noqa: B018  (parsed once here, inherited by the workers)
             self.formatters[f.style.name] = f
-            self.pending.update((f.style.name, e.key, e.digest) for e in es)
-            tasks += [(f.style.name, es[i:i + CHUNK]) for i in range(0, len(es), CHUNK)]
-        self._pool: Any = multiprocessing.get_context("fork").Pool(workers)
+            self.pending.update((f.style.name, key, digest) for key, digest in todo)
+            keys = [key for key, _ in todo]
+            tasks += [(f.style.name, keys[i:i + CHUNK]) for i in range(0, len(keys), CHUNK)]
+        _LIBRARY[:] = [entries]
+        try:
+            self._pool: Any = multiprocessing.get_context("fork").Pool(workers)
+        finally:
+            _LIBRARY.clear()  # the workers have their copy; a pool does not fork again
         self._results = self._pool.imap(_format_chunk, tasks)
         for f in self.formatters.values():
             f.background = self
@@ -1044,8 +1059,10 @@ class Background:
                 f.background = None
 
 
-def _format_chunk(job: tuple[str, list[Entry]]) -> tuple[str, list[tuple[str, str, Formatted, tuple[str, ...]]]]:
-    """A worker's task of :func:`prefetch`: each entry formatted in the style, with its names."""
-    style, entries = job
+def _format_chunk(job: tuple[str, list[str]]) -> tuple[str, list[tuple[str, str, Formatted, tuple[str, ...]]]]:
+    """A worker's task of :func:`prefetch`: each entry of the keys (read from the library the
+    worker was forked with) formatted in the style, with its names."""
+    style, keys = job
+    library = _LIBRARY[0]
     f = Formatter(get_style(style))
-    return style, [(e.key, e.digest, f.format(e), f.short_names(e)) for e in entries]
+    return style, [(e.key, e.digest, f.format(e), f.short_names(e)) for e in map(library.__getitem__, keys)]
