@@ -125,6 +125,50 @@ def test_the_style_lookup_cache_is_bounded_and_changes_no_output(monkeypatch: py
         assert len(csl._XPATH_ANSWERS) <= 5
 
 
+@pytest.mark.parametrize("style", ["american-medical-association", "apa", "nlm-citation-sequence"])
+def test_formatting_entries_leaves_the_style_as_it_found_it(style: str) -> None:
+    """The style's tree and the answers kept about it stop growing once each element has been
+    used: formatting more entries adds no element (citeproc-py used to add a <name> to AMA's
+    author <names> for every entry) and asks no new question."""
+    from evidencekb import csl
+
+    bib = load([ROOT / "tests" / "tricky" / "tricky.bib", ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
+    entries = [e for e in bib.entries.values() if e.type != "xdata"]
+    f = Formatter(csl.Style(style))  # a tree of its own
+    first = [f.format(e) for e in entries]
+    root = f.style.csl.root
+    size, asked = sum(1 for _ in root.iter()), len(csl._XPATH_ANSWERS)
+    again = Formatter(f.style)
+    assert [again.format(e) for e in entries] == first
+    assert sum(1 for _ in root.iter()) == size
+    assert len(csl._XPATH_ANSWERS) == asked
+
+
+def test_a_name_read_once_serves_every_entry_and_each_gets_its_own_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pybtex.database
+
+    from evidencekb import csl
+
+    csl._name.cache_clear()
+    read: list[str] = []
+    real = pybtex.database.Person
+
+    def person(raw: str) -> object:
+        read.append(raw)
+        return real(raw)
+
+    monkeypatch.setattr(pybtex.database, "Person", person)
+    one = load_text([("a.bib", "@article{a, author={Tardos, {\\'E}va and Kleinberg, Jon}, title={A}, year={2001}}\n"
+                                "@article{b, author={Kleinberg, Jon and others}, title={B}, year={2002}}\n")])
+    first = csl.to_csl(one.entries["a"])
+    second = csl.to_csl(one.entries["b"])
+    assert read.count("Kleinberg, Jon") == 1 and len(read) == 2
+    assert second["author"] == [{"given": "Jon", "family": "Kleinberg"}, {"literal": "et al."}]
+    first["author"][1]["family"] = "Changed"
+    assert csl.to_csl(one.entries["b"])["author"][0]["family"] == "Kleinberg"
+    assert csl.to_csl(one.entries["a"])["author"][0] == {"given": "Éva", "family": "Tardos"}
+
+
 @pytest.mark.parametrize(("name", "numeric", "superscript", "prefix", "suffix", "delimiter", "title"), [
     ("american-medical-association", True, True, "", "", ",", "AMA Manual of Style 11th edition"),
     ("apa", False, False, "(", ")", "; ", "APA Style 7th edition"),

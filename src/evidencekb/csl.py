@@ -137,39 +137,40 @@ _ET_AL = re.compile(r"^(.*\S)\s+et\.?\s*al\.?$", re.IGNORECASE)
 
 
 def _names(value: str, useprefix: bool = False) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
     raws = split_names(value)
     if raws and (m := _ET_AL.match(raws[-1])):  # "Y. Alavi et al." written as one name: the name, then et al.
         raws[-1:] = [m.group(1), "others"]
-    for raw in raws:
-        if raw.lower() == "others":  # "and others": printed as et al., as pandoc does
-            out.append({"literal": "et al."})
-            continue
-        if _fully_braced(raw):
-            out.append({"literal": latex.decode(raw[1:-1])})
-            continue
-        from pybtex.database import Person  # names are split only when formatting, not from the cache
+    return [dict(_name(raw, useprefix)) for raw in raws]  # copies: an item is the caller's to change
 
-        try:
-            p = Person(_brace_specials(raw))
-        except Exception:  # a name pybtex cannot read (unbalanced braces): shown as written
-            out.append({"literal": latex.decode(raw)})
-            continue
-        name: dict[str, str] = {}
-        given = " ".join(p.first_names + p.middle_names)
-        if given:
-            name["given"] = latex.decode(given)
-        prelast, last = p.prelast_names, p.last_names
-        if prelast and not latex.decode(prelast[0])[:1].islower():
-            # pandoc keeps "Nijhuis-van der Sanden" whole: a particle starts lower-case.
-            prelast, last = [], prelast + last
-        if prelast:
-            name["non-dropping-particle" if useprefix else "dropping-particle"] = latex.decode(" ".join(prelast))
-        name["family"] = latex.decode(" ".join(last))
-        if p.lineage_names:
-            name["suffix"] = latex.decode(" ".join(p.lineage_names))
-        out.append(name)
-    return out
+
+@lru_cache(maxsize=4096)
+def _name(raw: str, useprefix: bool) -> dict[str, str]:
+    """One name of a name list as CSL-JSON. Kept for the names met again: an author of many
+    entries of a library is read by pybtex once per process, not once per entry."""
+    if raw.lower() == "others":  # "and others": printed as et al., as pandoc does
+        return {"literal": "et al."}
+    if _fully_braced(raw):
+        return {"literal": latex.decode(raw[1:-1])}
+    from pybtex.database import Person  # names are split only when formatting, not from the cache
+
+    try:
+        p = Person(_brace_specials(raw))
+    except Exception:  # a name pybtex cannot read (unbalanced braces): shown as written
+        return {"literal": latex.decode(raw)}
+    name: dict[str, str] = {}
+    given = " ".join(p.first_names + p.middle_names)
+    if given:
+        name["given"] = latex.decode(given)
+    prelast, last = p.prelast_names, p.last_names
+    if prelast and not latex.decode(prelast[0])[:1].islower():
+        # pandoc keeps "Nijhuis-van der Sanden" whole: a particle starts lower-case.
+        prelast, last = [], prelast + last
+    if prelast:
+        name["non-dropping-particle" if useprefix else "dropping-particle"] = latex.decode(" ".join(prelast))
+    name["family"] = latex.decode(" ".join(last))
+    if p.lineage_names:
+        name["suffix"] = latex.decode(" ".join(p.lineage_names))
+    return name
 
 
 def _fully_braced(raw: str) -> bool:
@@ -504,10 +505,10 @@ _XPATH_MAX = 50_000
 # the golden tests hold what each of them does.
 # pragma: no mutate start
 def _patch_citeproc_xpath() -> None:
-    """citeproc-py looks up macros, terms and ancestors in the style's XML tree with an XPath
-    query each time it needs one, and works out again whether a group calls a variable,
-    thousands of times per entry formatted. The style and locale trees never change once
-    read, so each answer is kept per element (lxml gives one node the same Python element
+    """citeproc-py looks up macros, terms, ancestors, an element's root and named children in
+    the style's XML tree with a query each time it needs one, and works out again whether a
+    group calls a variable, thousands of times per entry formatted. The style and locale
+    trees never change once read, so each answer is kept per element (lxml gives one node the same Python element
     while it is referenced, as the cache does). The cache is bounded: a process that reads
     many styles starts it afresh rather than keep every tree it has seen. A citation item
     keeps its reference, which citeproc-py otherwise looks up through three objects each
@@ -540,11 +541,61 @@ def _patch_citeproc_xpath() -> None:
             ref = self.__dict__["_evidencekb_reference"] = self.bibliography.source[self.key]
         return ref
 
+    # These three are called hundreds of times per entry: the answer is looked up first, and
+    # a function to make it built only when it is not there.
+    def get_root(self: Any) -> Any:
+        hit = _XPATH_ANSWERS.get((self, "root element"))
+        return (hit or remembered(self, "root element", lambda: [self.getroottree().getroot()]))[0]
+
+    def child(self: Any, name: str) -> Any:  # ``element.layout``: its first child of that name
+        question = "child " + name  # (no query is written so: a space ends an XPath name)
+        hit = _XPATH_ANSWERS.get((self, question))
+        if hit is None:
+            found = self.find("cs:" + name, self.nsmap)
+            if found is None:  # not kept: citeproc-py adds a <name> to a <names> that lacks one
+                return None
+            hit = remembered(self, question, lambda: [found])
+        return hit[0]
+
+    def locale_option(self: Any, name: str) -> Any:
+        options = child(self, "style-options")
+        if options is None:
+            raise IndexError
+        return options.get(name, self._default_options[name])
+
     CitationItem.reference = property(reference)
+    model.CitationStylesElement.get_root = get_root
+    model.SomewhatObjectifiedElement.__getattr__ = child
+    model.Locale.get_option = locale_option
     model.CitationStylesElement.xpath_search = xpath_search
     model.Parent.calls_variable = static(model.Parent.calls_variable)
     model.Text.calls_variable = static(model.Text.calls_variable)
     model.CitationStylesElement._evidencekb_xpath = True
+# pragma: no mutate end
+
+
+# pragma: no mutate start
+def _patch_citeproc_default_name() -> None:
+    """A ``<names>`` without a ``<name>`` (AMA's author macro) takes the inherited name
+    options: citeproc-py makes a ``<name>`` for it, but without the CSL namespace, so it
+    never finds it again and adds another for every entry it formats. The style's tree
+    grew by an element per entry (20,000 in a 20,000-entry first build), each new element
+    a miss of the query cache above. The ``<name>`` is now made once, in the namespace;
+    the output is unchanged (the golden tests hold it). Idempotent."""
+    from citeproc import model
+
+    if getattr(model.Names, "_evidencekb_default_name", False):
+        return
+    original = model.Names.process
+
+    def process(self: Any, item: Any, names_context: Any = None, context: Any = None, **kwargs: Any) -> Any:
+        target = self if names_context is None else names_context
+        if target.name is None:
+            target.insert(0, target.makeelement("{http://purl.org/net/xbiblio/csl}name"))
+        return original(self, item, names_context, context, **kwargs)
+
+    model.Names.process = process
+    model.Names._evidencekb_default_name = True
 # pragma: no mutate end
 
 
@@ -835,6 +886,7 @@ class Style:
         _patch_citeproc_pages()
         _patch_citeproc_literal_dates()
         _patch_citeproc_xpath()
+        _patch_citeproc_default_name()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return CitationStylesStyle(str(self.path), validate=False)
