@@ -476,3 +476,20 @@ def test_workers_read_the_entries_they_format_and_this_process_unpacks_none(
     local = Formatter(get_style("apa"))
     assert [f.format(entries[k]) for k in keys] == [local.format(entries[k]) for k in keys]
     assert "Writer3, A. (2003). Title 3. J Test." in f.format(entries["k3"]).text
+
+
+def test_a_store_is_pruned_by_the_packed_hashes_and_written_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Saving at the end of a build compares the stored hashes with the packed library's,
+    unpacking no entry, and a store saved once is not written again by its next save."""
+    bib_path, cdir = _library(tmp_path)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    f = Formatter(get_style("apa"), store)
+    f.format(bib.entries["alpha2020"])
+    cache._MEMORY[:] = [None, None]
+    entries = cache.load_library([bib_path], tmp_path, cdir).entries  # read back: nothing unpacked
+    monkeypatch.setattr(entries, "written", lambda key: pytest.fail("unpacked"))
+    store.save(cache.in_library(entries))
+    assert len(cache.FormatCache(cdir, "apa").data) == 2  # the entry and its names
+    monkeypatch.setattr(cache, "_write_lines", lambda *a: pytest.fail("written again"))
+    store.save(cache.in_library(entries))
