@@ -493,3 +493,12 @@ def test_a_store_is_pruned_by_the_packed_hashes_and_written_once(tmp_path: Path,
     assert len(cache.FormatCache(cdir, "apa").data) == 2  # the entry and its names
     monkeypatch.setattr(cache, "_write_lines", lambda *a: pytest.fail("written again"))
     store.save(cache.in_library(entries))
+
+
+def test_an_entrys_hash_is_the_same_read_packed_or_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bib_path, cdir = _library(tmp_path)
+    plain = bibmod.load_text([("references/lib.bib", BIB)])
+    packed = cache.load_library([bib_path], tmp_path, cdir).entries
+    monkeypatch.setattr(packed, "written", lambda key: pytest.fail("unpacked"))
+    for key in ("alpha2020", "zed2019"):
+        assert bibmod.digest_of(packed, key) == bibmod.digest_of(plain.entries, key) == plain.entries[key].digest

@@ -388,6 +388,12 @@ class LazyEntries(Mapping[str, Entry]):
         return len(self._pos)
 
 
+def digest_of(entries: Mapping[str, Entry], key: str) -> str:
+    """The :attr:`Entry.digest` of ``entries[key]``; a packed library (:class:`LazyEntries`)
+    gives it without unpacking the entry."""
+    return entries.digest(key) if isinstance(entries, LazyEntries) else entries[key].digest
+
+
 def _listed(value: object) -> list[object]:
     if not isinstance(value, list):
         raise ValueError("a list was expected")

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -344,14 +344,12 @@ class FormatCache:
             self.dirty = False
 
 
-def in_library(entries: Any) -> Callable[[str, str], bool]:
+def in_library(entries: Mapping[str, bibmod.Entry]) -> Callable[[str, str], bool]:
     """Whether the library ``entries`` (a mapping of keys to entries) holds an entry of that
     key and :attr:`~evidencekb.bibliography.Entry.digest`: what :meth:`FormatCache.save`
     keeps. A packed library gives the hashes without unpacking an entry."""
-    digest = getattr(entries, "digest", None)
-
     def current(key: str, hashed: str) -> bool:
-        return key in entries and (digest(key) if digest is not None else entries[key].digest) == hashed
+        return key in entries and bibmod.digest_of(entries, key) == hashed
     return current
 
 

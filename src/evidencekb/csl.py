@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from . import biblatex, latex
-from .bibliography import Entry
+from .bibliography import Entry, digest_of
 from .textcase import NOCASE_CLOSE, NOCASE_OPEN
 
 __all__ = ["STYLES", "Style", "Formatter", "Formatted", "Background", "prefetch", "to_csl", "short_names",
@@ -508,11 +508,12 @@ def _patch_citeproc_xpath() -> None:
     """citeproc-py looks up macros, terms, ancestors, an element's root and named children in
     the style's XML tree with a query each time it needs one, and works out again whether a
     group calls a variable, thousands of times per entry formatted. The style and locale
-    trees never change once read, so each answer is kept per element (lxml gives one node the same Python element
-    while it is referenced, as the cache does). The cache is bounded: a process that reads
-    many styles starts it afresh rather than keep every tree it has seen. A citation item
-    keeps its reference, which citeproc-py otherwise looks up through three objects each
-    time. The output is unchanged (the golden tests hold it). Idempotent."""
+    trees never change once read (but for the <name> citeproc-py adds where a <names> lacks
+    one, so an absent child is not kept), and each answer is kept per element (lxml gives
+    one node the same Python element while it is referenced, as the cache does). The cache
+    is bounded: a process that reads many styles starts it afresh rather than keep every
+    tree it has seen. A citation item keeps its reference, which citeproc-py otherwise looks
+    up through three objects each time. The output is unchanged (the golden tests hold it). Idempotent."""
     from citeproc import model
     from citeproc.source import CitationItem
 
@@ -922,12 +923,11 @@ class Formatter:
         """(key, :attr:`~evidencekb.bibliography.Entry.digest`) of the entries of ``keys`` (in
         their order) neither formatted in this build nor in the store; a packed library gives
         the hashes without unpacking an entry."""
-        digest = getattr(entries, "digest", None)
         out = []
         for key in dict.fromkeys(keys):
             if key not in entries:
                 continue
-            hashed = digest(key) if digest is not None else entries[key].digest
+            hashed = digest_of(entries, key)
             if self.peek("", key, hashed) is None:
                 out.append((key, hashed))
         return out

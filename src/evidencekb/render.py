@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from .bibliography import Entry, LazyEntries
+from .bibliography import Entry, digest_of
 from .citations import CiteItem, Cluster
 from .csl import Formatted, Formatter, Style, short_names, to_plain_csl
 
@@ -114,12 +114,11 @@ class Cards:
     def __init__(self, entries: Mapping[str, Entry], formatter: Formatter) -> None:
         self.entries = entries
         self.formatter = formatter
-        self._lazy = isinstance(entries, LazyEntries)
         # This build's cards by key: (digest, card, opening tag of a citation's link).
         self._seen: dict[str, tuple[str, Card, str]] = {}
 
     def _digest(self, key: str) -> str:
-        return self.entries.digest(key) if self._lazy else self.entries[key].digest  # type: ignore[attr-defined]
+        return digest_of(self.entries, key)
 
     def _get(self, key: str) -> tuple[str, Card, str]:
         digest = self._digest(key)

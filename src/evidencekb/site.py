@@ -495,7 +495,7 @@ class Formatters:
             f = self._made[style] = Formatter(get_style(style), FormatCache(self.cache_dir, style))
         return f
 
-    def save(self, entries: Any = None) -> None:
+    def save(self, entries: Mapping[str, bibmod.Entry] | None = None) -> None:
         """Keep what was formatted (waiting for the workers still formatting); given the
         library's ``entries``, drop what was formatted from entries since edited or removed."""
         from .cache import in_library
