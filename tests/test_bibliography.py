@@ -285,6 +285,40 @@ def test_workers_load_what_one_process_loads(tmp_path_factory: pytest.TempPathFa
     assert _by(loader(paths, folder, chunk_chars=size, workers=2)) == _by(loader(paths, folder, chunk_chars=size))
 
 
+CHILD = "@inproceedings{child, author={C, C}, title={T}, crossref={b2}}\n"
+
+
+@forks
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(BLOCKS + [CHILD]), max_size=12), min_size=1, max_size=3),
+       st.integers(16, 160), st.sampled_from([0, 2]))
+def test_packed_entries_are_the_entries_as_stored(tmp_path_factory: pytest.TempPathFactory, files: list[list[str]],
+                                                  size: int, workers: int) -> None:
+    """A loader asked for packed entries gives, parsed here or by workers, each entry's stored
+    form, hash, place and lint (None for an entry with parents) as made from the entry itself,
+    with the same diagnostics; and a library packed from them is the one packed from entries."""
+    folder = tmp_path_factory.mktemp("bib")
+    for i, blocks in enumerate(files):
+        (folder / f"{i}.bib").write_text("".join(blocks), encoding="utf-8")
+    paths = sorted(folder.glob("*.bib"))
+    plain = loader(paths, folder, chunk_chars=size)
+    entries = list(plain.entries())
+    packed = loader(paths, folder, chunk_chars=size, workers=workers, packed=True)
+    items = list(packed.entries())
+    assert all(isinstance(p, bibmod.Packed) for p in items)
+    assert items == [bibmod.Packed.of(e) for e in entries]
+    assert [p.problems is None for p in items] == [bibmod.inherits(e) for e in entries]
+    assert sorted(packed.bib.diagnostics) == sorted(plain.bib.diagnostics)
+    for i, made in enumerate((entries, items)):
+        lazy = bibmod.LazyEntries(made, folder / f"{i}.blobs")
+        assert {k: lazy.written(k) for k in lazy} == {e.key: e for e in entries}
+        assert [lazy.digest(k) for k in lazy] == [e.digest for e in entries]
+        assert [lazy.place(k) for k in lazy] == [(e.path, e.line) for e in entries]
+    assert (folder / "0.blobs").read_bytes() == (folder / "1.blobs").read_bytes()
+    in_memory = bibmod.LazyEntries(items)  # compressed here, as entries are
+    assert {k: in_memory.written(k) for k in in_memory} == {e.key: e for e in entries}
+
+
 @forks
 def test_workers_parse_a_library_of_many_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Macros defined in one file and used in another, a key defined again in a later chunk,
@@ -1241,3 +1275,12 @@ def test_empty_quoted_parts_join_and_a_pmcid_alone_identifies_an_article() -> No
     text = "@article{a, author={A}, title={T}, journal={J}, year={2001}, pmcid={PMC1}}"
     bib = load_text([("x.bib", text)])
     assert (lint(bib), bib.entries["a"].raw) == ([], text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="0123456789-–{}\\' ~a", max_size=12))
+def test_a_year_or_date_is_read_as_its_text(value: str) -> None:
+    """Years and dates of digits and dashes are not read as LaTeX; whatever they are, the
+    lint sees what the entry's text gives."""
+    e = bibmod.Entry("k", "misc", {"year": value, "date": value}, "a.bib", 1)
+    assert bibmod._plain(e, "year") == e.text("year").strip() == bibmod._plain(e, "date")

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import biblatex, latex
 from .diagnostics import Diagnostic, diag, did_you_mean
@@ -108,10 +108,11 @@ class Entry:
     def digest(self) -> str:
         """A hash of what formatting reads (type, key and the fields with their @string macros
         resolved): what formatted output is cached under, so an edited macro misses the cache."""
-        h = hashlib.blake2b(f"{self.type}\0{self.key}".encode("utf-8", "surrogatepass"), digest_size=16)
-        for name, value in sorted(self.fields.items()):  # lengths first: no two field lists hash alike
-            h.update(f"\0{len(name)}:{name}{len(value)}:{value}".encode("utf-8", "surrogatepass"))
-        return h.hexdigest()
+        # Lengths first: no two field lists hash alike. Hashed as one text (what hashing it a
+        # field at a time would give, at a fraction of the calls).
+        text = "".join([f"{self.type}\0{self.key}"] + [f"\0{len(name)}:{name}{len(value)}:{value}"
+                                                        for name, value in sorted(self.fields.items())])
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
     def to_data(self) -> dict[str, object]:
         """Plain data (JSON) for the cache: never pickled, so a cache file cannot run code."""
@@ -130,6 +131,29 @@ class Entry:
         if not all(isinstance(v, str) for v in e.fields.values()):
             raise ValueError("a cached entry with a field that is not text")
         return e
+
+
+def _serialized(e: Entry) -> bytes:
+    """The entry as the cache stores it (JSON, UTF-8)."""
+    return json.dumps(e.to_data(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+class Packed(NamedTuple):
+    """An entry as the cache stores it, made where it was parsed (a worker process): its
+    JSON, hash and lint come to the process that stores it, which then neither receives,
+    rebuilds nor serializes the entry itself."""
+
+    key: str
+    path: str
+    line: int
+    digest: str
+    blob: bytes
+    #: :attr:`Entry.problems`; None for an entry with parents, linted once their fields are in.
+    problems: list[Diagnostic] | None
+
+    @classmethod
+    def of(cls, e: Entry) -> Packed:
+        return cls(e.key, e.path, e.line, e.digest, _serialized(e), None if inherits(e) else e.problems)
 
 
 def inherits(e: Entry) -> bool:
@@ -220,10 +244,10 @@ class LazyEntries(Mapping[str, Entry]):
 
     OPEN = 256
 
-    def __init__(self, entries: Mapping[str, Entry] | Iterable[Entry], path: Path | None = None) -> None:
+    def __init__(self, entries: Mapping[str, Entry] | Iterable[Entry | Packed], path: Path | None = None) -> None:
         """Pack ``entries`` (a mapping by key, or entries with distinct keys, which may be
-        streamed): into the file ``path`` (written atomically, uncompressed), or else
-        compressed in memory."""
+        streamed, and may come :class:`Packed` already): into the file ``path`` (written
+        atomically, uncompressed), or else compressed in memory."""
         self._pos: dict[str, int] = {}
         self._offsets = array("Q", [0])
         self._digests = bytearray()
@@ -237,17 +261,17 @@ class LazyEntries(Mapping[str, Entry]):
         self._compressed = path is None
         self._open: OrderedDict[str, Entry] = OrderedDict()
         # Open across the loop below, closed (or removed) by its finally-like handlers.
-        out = tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=path.parent, delete=False) if path else None  # noqa: SIM115
+        out = (tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=path.parent, delete=False,  # noqa: SIM115
+                                           buffering=1 << 20) if path else None)
         chunks: list[bytes] = []
+        write = out.file.write if out is not None else chunks.append
         try:
             items = entries.items() if isinstance(entries, Mapping) else ((e.key, e) for e in entries)
             for i, (k, e) in enumerate(items):
-                blob = json.dumps(e.to_data(), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
-                if out is not None:
-                    out.write(blob)
-                else:
+                blob = e.blob if isinstance(e, Packed) else _serialized(e)
+                if out is None:
                     blob = zlib.compress(blob, 1)
-                    chunks.append(blob)
+                write(blob)
                 self._pos[k] = i
                 self._offsets.append(self._offsets[-1] + len(blob))
                 self._digests += bytes.fromhex(e.digest)
@@ -609,17 +633,22 @@ class _Loader:
     """Loads sources in two streaming passes: the @string macros of every file first
     (macros are shared across files), then the entries, one chunk of blocks at a time."""
 
-    def __init__(self, sources: Iterable[Source], chunk_chars: int = CHUNK_CHARS, workers: int = 0) -> None:
+    def __init__(self, sources: Iterable[Source], chunk_chars: int = CHUNK_CHARS, workers: int = 0,
+                 packed: bool = False) -> None:
         self.sources = list(sources)
         self.size = chunk_chars
         #: Worker processes that parse the second pass's chunks (0 or 1: none, all parsed here).
         self.workers = workers
+        #: Whether :meth:`entries` gives each entry :class:`Packed` (for a caller that stores
+        #: them) rather than as an :class:`Entry`.
+        self.packed = packed
         self.bib = Bibliography()
         self._string_places: dict[str, tuple[str, int]] = {}
         self._seen: dict[str, tuple[str, int]] = {}  # folded key -> where it was first defined
 
-    def entries(self) -> Iterator[Entry]:
-        """Every entry, in file order, each key once; diagnostics and macros go to ``self.bib``.
+    def entries(self) -> Iterator[Any]:
+        """Every entry (an :class:`Entry`, or :class:`Packed` if so made), in file order, each
+        key once; diagnostics and macros go to ``self.bib``.
 
         With workers, the first pass keeps each file's text (in chunks) for the second, whose
         chunks the workers parse: they share it with this process, so nothing but their
@@ -646,18 +675,19 @@ class _Loader:
             tasks += [(len(readable), i) for i in range(len(kept)) if i not in parsed]  # kept: with workers only
             readable.append((display, pieces, kept, parsed))
         files = [(display, kept) for display, _, kept, _ in readable]
-        pool = _pool(min(self.workers, len(tasks)), self.bib.strings, files) if held else None
+        pool = _pool(min(self.workers, len(tasks)), self.bib.strings, files, self.packed) if held else None
         try:
             results = pool.imap(_parse_task, tasks) if pool is not None else None
             for display, pieces, kept, parsed in readable:
                 try:
                     for i, (line0, chunk, sentinel) in enumerate(kept or _chunks(pieces(), self.size)):
-                        if i in parsed:
-                            found = _found(parsed.pop(i), display, line0, self.bib.strings)
-                        elif results is not None:
+                        if results is not None and i not in parsed:
                             found = next(results)
                         else:
-                            found = _found(_parse_chunk(chunk, sentinel), display, line0, self.bib.strings)
+                            lib = parsed.pop(i) if i in parsed else _parse_chunk(chunk, sentinel)
+                            found = _found(lib, display, line0, self.bib.strings)
+                            if self.packed:
+                                found = [Packed.of(e) if isinstance(e, Entry) else e for e in found]
                         yield from self._admit(found)
                 except _Unreadable as exc:  # changed on disk since the first pass
                     self.bib.diagnostics.append(exc.diagnostic)
@@ -667,7 +697,7 @@ class _Loader:
                 pool.join()
                 _SHARED.clear()
 
-    def _admit(self, found: list[Entry | Diagnostic]) -> Iterator[Entry]:
+    def _admit(self, found: list[Any]) -> Iterator[Any]:
         """A chunk's entries, each key once (the first definition wins), and its diagnostics."""
         for item in found:
             if isinstance(item, Diagnostic):
@@ -778,13 +808,16 @@ def _entry(block: model.Entry, display: str, line0: int, strings: Mapping[str, s
 _SHARED: list[Any] = []
 
 
-def _parse_task(task: tuple[int, int]) -> list[Entry | Diagnostic]:
+def _parse_task(task: tuple[int, int]) -> list[Any]:
     """A worker's chunk (file, chunk): what it holds (:func:`_found`), each entry with what
-    the loading process would make of it made here (and sent with it)."""
-    strings, files = _SHARED
+    the loading process would make of it made here (and sent with it): :class:`Packed`,
+    or else its hash and lint."""
+    strings, files, packed = _SHARED
     display, chunks = files[task[0]]
     line0, chunk, sentinel = chunks[task[1]]
-    found = _found(_parse_chunk(chunk, sentinel), display, line0, strings)
+    found: list[Any] = _found(_parse_chunk(chunk, sentinel), display, line0, strings)
+    if packed:
+        return [Packed.of(e) if isinstance(e, Entry) else e for e in found]
     for e in found:
         if isinstance(e, Entry):
             e.digest  # noqa: B018
@@ -793,16 +826,18 @@ def _parse_task(task: tuple[int, int]) -> list[Entry | Diagnostic]:
     return found
 
 
-def _pool(workers: int, strings: dict[str, str], files: list[tuple[str, list[tuple[int, str, str]]]]) -> Any:
-    """Forked processes to parse chunks of ``files``; None where there is no use for them
-    (fewer than two) or they cannot be had (no fork, no process left)."""
+def _pool(workers: int, strings: dict[str, str], files: list[tuple[str, list[tuple[int, str, str]]]],
+          packed: bool = False) -> Any:
+    """Forked processes to parse chunks of ``files`` (into :class:`Packed` entries if
+    ``packed``); None where there is no use for them (fewer than two) or they cannot be
+    had (no fork, no process left)."""
     import sys
 
     if workers < 2 or not sys.platform.startswith("linux"):
         return None
     import multiprocessing
 
-    _SHARED[:] = [strings, files]
+    _SHARED[:] = [strings, files, packed]
     try:
         return multiprocessing.get_context("fork").Pool(workers)
     except OSError:  # a limit on processes: parsed here
@@ -819,17 +854,18 @@ def load_text(sources: Iterable[tuple[str, str]], chunk_chars: int = CHUNK_CHARS
 
 
 def loader(paths: Iterable[Path], root: Path | None = None, chunk_chars: int | None = None,
-           workers: int = 0) -> _Loader:
+           workers: int = 0, packed: bool = False) -> _Loader:
     """A loader of .bib files whose :meth:`_Loader.entries` streams the entries, for a
-    caller that stores them as they come (the cache) rather than all in memory. With
-    ``workers`` (see :func:`parse_workers`), a library of more than one chunk is parsed
-    in that many forked processes, its entries and diagnostics the same as parsed here."""
+    caller that stores them as they come (the cache) rather than all in memory; ``packed``,
+    as :class:`Packed` (what :class:`LazyEntries` stores). With ``workers`` (see
+    :func:`parse_workers`), a library of more than one chunk is parsed in that many forked
+    processes, its entries and diagnostics the same as parsed here."""
     size = chunk_chars or (PARALLEL_CHUNK_CHARS if workers > 1 else CHUNK_CHARS)
 
     def pieces(path: Path, display: str) -> Callable[[], Iterable[str]]:
         return lambda: _decoded(path, display, size)
 
-    return _Loader([(d, pieces(p, d)) for p, d in ((p, _display(p, root)) for p in paths)], size, workers)
+    return _Loader([(d, pieces(p, d)) for p, d in ((p, _display(p, root)) for p in paths)], size, workers, packed)
 
 
 def parse_workers() -> int:
@@ -875,16 +911,26 @@ def ref_slug(key: str) -> str:
 _LATEST_YEAR = _dt.date.today().year + 5
 
 
+def _plain(e: Entry, name: str) -> str:
+    """``e.text(name).strip()``, without reading as LaTeX a value of digits and dashes (as
+    most years and dates are): it reads as itself."""
+    value = e.fields.get(name, "").strip()
+    return value if _DIGITS_DASHES.match(value) else e.text(name).strip()
+
+
+_DIGITS_DASHES = re.compile(r"\d+(?:-\d+)*\Z")
+
+
 def _date_lint(e: Entry, at: Callable[[str], tuple[str, int, int]]) -> list[Diagnostic]:
     """A ``date`` must be ISO 8601 (EDTF); a ``year`` may be historic (``1066``), a range
     (``1992--1993``, ``2005/06``) or words (``in press``), but a number must be a plausible year."""
     out = []
-    date = e.text("date").strip()
+    date = _plain(e, "date")
     if date and biblatex.parse_date(date) is None:
         out.append(diag(*at("date"), "bib-bad-year",
                         f"'{e.key}' has date '{date}'; write an ISO 8601 date (2004, 2004-10, 2004-10-27, or a "
                         "range 1885/1888)."))
-    year = e.text("year").strip()
+    year = _plain(e, "year")
     if not year:
         return out
     latest = _LATEST_YEAR

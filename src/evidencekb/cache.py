@@ -165,14 +165,14 @@ def _load(paths: list[Path], root: Path, blobs: Path | None, workers: int = 0) -
     """Parse, lint and pack the library, a chunk of each file at a time: it is never held
     whole as parsed blocks or entries (nor as text, but by ``workers`` processes, which
     share it: :func:`evidencekb.bibliography.loader`). Packed into ``blobs`` or else in memory."""
-    loader = bibmod.loader(paths, root, workers=workers)
+    loader = bibmod.loader(paths, root, workers=workers, packed=True)
     bib = loader.bib
 
     children: list[str] = []  # entries with crossref or xdata parents: linted once resolved
 
-    def linted() -> Iterator[bibmod.Entry]:
+    def linted() -> Iterator[bibmod.Packed]:
         for entry in loader.entries():
-            if bibmod.inherits(entry):
+            if entry.problems is None:
                 children.append(entry.key)
             else:
                 bib.diagnostics.extend(entry.problems)
