@@ -599,3 +599,32 @@ def test_fmt_of_an_empty_file_is_empty_and_an_escaped_brace_counts_for_nothing()
 
     assert (format_text(""), format_text("  \n\n"), format_text("", sort=True)) == ("", "", "")
     assert (_balanced("\\x a} {b"), _balanced("\\{a"), _balanced("a\\}"), _balanced("{a}")) == (False, True, True, True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a.bib", "b.md", "a.bib "]), st.integers(0, 3), st.integers(0, 2),
+                          st.sampled_from(["bib-syntax", "uncited-entry"]), st.sampled_from(["x", "y", ""]),
+                          st.sampled_from(["error", "warning"])), max_size=12))
+def test_diagnostics_are_listed_in_their_own_order(rows: list[tuple[str, int, int, str, str, str]]) -> None:
+    """The sort key the checks list diagnostics by is the order they compare in."""
+    from evidencekb.diagnostics import ORDER, Diagnostic, Severity
+
+    diags = [Diagnostic(p, ln, col, code, msg, Severity(sev)) for p, ln, col, code, msg, sev in rows]
+    assert sorted(diags, key=ORDER) == sorted(diags)
+
+
+def test_the_command_exits_with_the_code_of_what_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed command runs main and exits with its code, the collector told to leave
+    alone what the process imported (it is about to end)."""
+    import gc
+
+    from evidencekb import cli
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    frozen = gc.get_freeze_count()
+    try:
+        with pytest.raises(SystemExit) as exc:
+            cli.run()
+        assert exc.value.code == 3 and gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()

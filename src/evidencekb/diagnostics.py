@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from operator import attrgetter
 
 
 class Severity(str, Enum):
@@ -77,6 +78,11 @@ class Diagnostic:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.severity.value} {self.code}: {self.message}"
+
+
+#: The order of :class:`Diagnostic` (place, then code) as a sort key: the same order as
+#: comparing them, at a fraction of the cost for thousands of diagnostics.
+ORDER = attrgetter("path", "line", "col", "code", "message", "severity")
 
 
 def diag(path: str, line: int, col: int, code: str, message: str) -> Diagnostic:

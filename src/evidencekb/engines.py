@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from .claims import split_front_matter
-from .diagnostics import Diagnostic, Severity
+from .diagnostics import ORDER, Diagnostic, Severity
 from .pages import CLAIM_BOOST
 from .safe import front_matter
 from .site import Project, Site, config_loader, formatters
@@ -175,7 +175,7 @@ def _zensical() -> list[str]:
 def report(diags: list[Diagnostic], out: Any = sys.stderr) -> int:
     """Print diagnostics as the MkDocs build does; return the number of errors."""
     errors = 0
-    for d in sorted(set(diags)):
+    for d in sorted(set(diags), key=ORDER):
         if d.severity == Severity.ERROR:
             errors += 1
             print(f"ERROR   -  evidencekb: {d.path}:{d.line}:{d.col}: {d.code}: {d.message}", file=out)

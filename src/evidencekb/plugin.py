@@ -26,7 +26,7 @@ from mkdocs.structure.pages import Page
 from . import cache
 from .config import EvidenceConfig
 from .csl import StyleError, get_style
-from .diagnostics import Diagnostic, Severity, diag
+from .diagnostics import ORDER, Diagnostic, Severity, diag
 from .markdown_ext import CitationContext
 from .pages import CLAIM_BOOST
 from .site import Options, Project, Site, formatters
@@ -85,7 +85,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
 
     def _report(self, diags: list[Diagnostic]) -> None:
         shown: Counter[str] = Counter()
-        for d in sorted(set(diags)):
+        for d in sorted(set(diags), key=ORDER):
             line = f"{d.path}:{d.line}:{d.col}: {d.code}: {d.message}"
             if d.severity == Severity.ERROR:
                 self.errors += 1

@@ -18,7 +18,7 @@ from . import bibliography as bibmod
 from . import checks, mcid, quotes, rob, screening
 from .citations import scan
 from .claims import Claim, load_claims, split_front_matter
-from .diagnostics import Diagnostic, Severity, diag
+from .diagnostics import ORDER, Diagnostic, Severity, diag
 from .urls import Urls
 from .yamlsafe import read_text
 
@@ -225,7 +225,7 @@ class Site:
             path = self.log_path(c.slug)
             out += checks.check_screening(c, self.logs.get(c.slug), self.project.display(path))
         out += self.check_citations()
-        return sorted(set(out))
+        return sorted(set(out), key=ORDER)
 
     def cited_in_docs(self) -> dict[str, list[tuple[str, int, int]]]:
         """Every key cited in the docs' Markdown, with its places (display path, line, column);
