@@ -371,6 +371,38 @@ def test_a_library_is_parsed_here_when_no_process_can_start(tmp_path: Path, monk
 
 
 @forks
+def test_workers_are_handed_chunks_the_library_text_is_never_held_whole(tmp_path: Path) -> None:
+    """Parsed by workers, a 4 MB library never takes this process a fifth of its size: a
+    few chunks of text at a time go out, and a few chunks' entries come back, however much
+    faster the workers are than whatever takes the entries."""
+    import multiprocessing.pool  # noqa: F401  # imported before counting: not the library's
+    import time
+    import tracemalloc
+    from collections import deque
+
+    import bibtexparser  # noqa: F401
+
+    abstract = "An abstract of a study, long as abstracts are. " * 80
+    (tmp_path / "a.bib").write_text("@string{jj = {Journal of J}}\n" + "".join(
+        f"@article{{k{i}, author={{A, B}}, title={{T{i}}}, journal=jj, year={{2001}}, doi={{10.5555/{i}}}, "
+        f"abstract={{{abstract}}}}}\n" for i in range(1000)), encoding="utf-8")
+    size = (tmp_path / "a.bib").stat().st_size
+    assert size > 3_800_000
+    tracemalloc.start()
+    try:
+        ld = loader([tmp_path / "a.bib"], tmp_path, chunk_chars=1 << 14, workers=2, packed=True)
+        entries = ld.entries()
+        first = next(entries)
+        time.sleep(0.5)  # the workers run ahead
+        last = deque(entries, maxlen=1)[0]  # each let go as the next comes
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (first.key, last.key, ld.bib.diagnostics) == ("k0", "k999", [])
+    assert peak < size / 5, f"{peak} bytes at the peak for a library of {size}"
+
+
+@forks
 def test_workers_stop_when_the_entries_are_no_longer_wanted(tmp_path: Path) -> None:
     (tmp_path / "a.bib").write_text("".join(f"@misc{{m{i}, title={{T}}}}\n" for i in range(200)), encoding="utf-8")
     entries = loader([tmp_path / "a.bib"], tmp_path, chunk_chars=64, workers=2).entries()

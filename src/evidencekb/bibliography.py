@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import zlib
 from array import array
 from collections import OrderedDict
@@ -494,7 +495,7 @@ def _parse_file(text: str) -> Library:
 
 #: A .bib file is read and parsed this many characters at a time (in whole blocks), so
 #: that a large library is never held whole, as text or parsed, while it loads (parsed by
-#: worker processes, its text is held, in chunks, for them to share; never its blocks).
+#: worker processes, nor is it there: they are handed a chunk at a time).
 CHUNK_CHARS = 1 << 20
 #: Chunks this long where worker processes parse them: enough chunks to share out, each
 #: long enough that passing it and its entries between processes costs little beside
@@ -650,20 +651,18 @@ class _Loader:
         """Every entry (an :class:`Entry`, or :class:`Packed` if so made), in file order, each
         key once; diagnostics and macros go to ``self.bib``.
 
-        With workers, the first pass keeps each file's text (in chunks) for the second, whose
-        chunks the workers parse: they share it with this process, so nothing but their
-        results passes between processes."""
-        held = self.workers > 1
-        readable: list[tuple[str, Callable[[], Iterable[str]], list[tuple[int, str, str]], dict[int, Library]]] = []
-        tasks: list[tuple[int, int]] = []  # (file, chunk) of the chunks the second pass parses
+        With workers, the second pass reads each file again and hands its chunks to them as
+        it goes: the library's text is never held whole, here or there, and only the chunks
+        and their results pass between processes."""
+        readable: list[tuple[str, Callable[[], Iterable[str]], dict[int, Library]]] = []
+        to_parse = 0  # chunks the second pass parses
         for display, pieces in self.sources:
             self.bib.files.append(display)
             parsed: dict[int, Library] = {}
-            kept: list[tuple[int, str, str]] = []
+            count = 0
             try:
                 for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
-                    if held:
-                        kept.append((line0, chunk, sentinel))
+                    count += 1
                     if _STRING_BLOCK.search(chunk):
                         lib = _parse_chunk(chunk, sentinel)
                         self._strings(lib, display, line0)
@@ -672,30 +671,59 @@ class _Loader:
             except _Unreadable as exc:
                 self.bib.diagnostics.append(exc.diagnostic)
                 continue
-            tasks += [(len(readable), i) for i in range(len(kept)) if i not in parsed]  # kept: with workers only
-            readable.append((display, pieces, kept, parsed))
-        files = [(display, kept) for display, _, kept, _ in readable]
-        pool = _pool(min(self.workers, len(tasks)), self.bib.strings, files, self.packed) if held else None
+            to_parse += count - len(parsed)
+            readable.append((display, pieces, parsed))
+        pool = _pool(min(self.workers, to_parse), self.bib.strings, self.packed) if self.workers > 1 else None
+        # Chunks handed out and not yet taken back: a few per worker, so that neither their
+        # text nor their results pile up here when this process is the slower.
+        slots = threading.Semaphore(2 * self.workers)
+        stop = threading.Event()
         try:
-            results = pool.imap(_parse_task, tasks) if pool is not None else None
-            for display, pieces, kept, parsed in readable:
+            if pool is not None:
+                # Tasks are made (the files read) by the pool's own thread, as slots free up.
+                for f, i, line0, found in pool.imap(_parse_task, self._tasks(readable, slots, stop)):
+                    slots.release()
+                    if found is None:  # a chunk the first pass parsed: its blocks are here
+                        display, _, parsed = readable[f]
+                        found = self._found(parsed.pop(i), display, line0)
+                    yield from self._admit(found)
+                return
+            for display, pieces, parsed in readable:
                 try:
-                    for i, (line0, chunk, sentinel) in enumerate(kept or _chunks(pieces(), self.size)):
-                        if results is not None and i not in parsed:
-                            found = next(results)
-                        else:
-                            lib = parsed.pop(i) if i in parsed else _parse_chunk(chunk, sentinel)
-                            found = _found(lib, display, line0, self.bib.strings)
-                            if self.packed:
-                                found = [Packed.of(e) if isinstance(e, Entry) else e for e in found]
-                        yield from self._admit(found)
+                    for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
+                        lib = parsed.pop(i) if i in parsed else _parse_chunk(chunk, sentinel)
+                        yield from self._admit(self._found(lib, display, line0))
                 except _Unreadable as exc:  # changed on disk since the first pass
                     self.bib.diagnostics.append(exc.diagnostic)
         finally:
             if pool is not None:
+                stop.set()
+                slots.release()  # a task thread waiting for a slot sees the stop
                 pool.terminate()  # done, or a caller that stopped early: no worker is left behind
                 pool.join()
                 _SHARED.clear()
+
+    def _found(self, lib: Library, display: str, line0: int) -> list[Any]:
+        found: list[Any] = _found(lib, display, line0, self.bib.strings)
+        return [Packed.of(e) if isinstance(e, Entry) else e for e in found] if self.packed else found
+
+    def _tasks(self, readable: list[tuple[str, Callable[[], Iterable[str]], dict[int, Library]]],
+               slots: threading.Semaphore, stop: threading.Event) -> Iterator[_Task]:
+        """The second pass, for :func:`_parse_task`: each chunk of each file, but those the
+        first pass parsed (sent without their text); a file no longer readable, as its
+        diagnostic. Each waits for one of the ``slots``; none once ``stop`` is set."""
+        for f, (display, pieces, parsed) in enumerate(readable):
+            try:
+                for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
+                    slots.acquire()
+                    if stop.is_set():
+                        return
+                    yield _Task(f, i, display, line0, None if i in parsed else chunk, sentinel)
+            except _Unreadable as exc:  # changed on disk since the first pass
+                slots.acquire()
+                if stop.is_set():
+                    return
+                yield _Task(f, -1, display, 0, None, "", exc.diagnostic)
 
     def _admit(self, found: list[Any]) -> Iterator[Any]:
         """A chunk's entries, each key once (the first definition wins), and its diagnostics."""
@@ -803,41 +831,57 @@ def _entry(block: model.Entry, display: str, line0: int, strings: Mapping[str, s
     return out
 
 
-#: What the worker processes of :func:`_pool` parse, shared with them as they are forked:
-#: the library's @string macros and each file's (display path, chunks).
+#: What the worker processes of :func:`_pool` share, as they are forked: the library's
+#: @string macros, and whether to pack the entries they parse.
 _SHARED: list[Any] = []
 
 
-def _parse_task(task: tuple[int, int]) -> list[Any]:
-    """A worker's chunk (file, chunk): what it holds (:func:`_found`), each entry with what
-    the loading process would make of it made here (and sent with it): :class:`Packed`,
-    or else its hash and lint."""
-    strings, files, packed = _SHARED
-    display, chunks = files[task[0]]
-    line0, chunk, sentinel = chunks[task[1]]
-    found: list[Any] = _found(_parse_chunk(chunk, sentinel), display, line0, strings)
+class _Task(NamedTuple):
+    """A chunk for a worker: of file ``file`` (shown as ``display``), the ``number``-th,
+    starting at line ``line0 + 1``; its text None when the loading process parsed it
+    already. Or, with ``error``, what stopped the file being read."""
+
+    file: int
+    number: int
+    display: str
+    line0: int
+    chunk: str | None
+    sentinel: str
+    error: Diagnostic | None = None
+
+
+def _parse_task(task: _Task) -> tuple[int, int, int, list[Any] | None]:
+    """A worker's chunk: (file, number, first line, what it holds). What it holds is
+    :func:`_found`, each entry with what the loading process would make of it made here
+    (and sent with it): :class:`Packed`, or else its hash and lint. None for a chunk sent
+    without its text."""
+    if task.error is not None:
+        return task.file, task.number, task.line0, [task.error]
+    if task.chunk is None:
+        return task.file, task.number, task.line0, None
+    strings, packed = _SHARED
+    found: list[Any] = _found(_parse_chunk(task.chunk, task.sentinel), task.display, task.line0, strings)
     if packed:
-        return [Packed.of(e) if isinstance(e, Entry) else e for e in found]
+        return task.file, task.number, task.line0, [Packed.of(e) if isinstance(e, Entry) else e for e in found]
     for e in found:
         if isinstance(e, Entry):
             e.digest  # noqa: B018
             if not inherits(e):  # else linted once its parents' fields are in
                 e.problems  # noqa: B018
-    return found
+    return task.file, task.number, task.line0, found
 
 
-def _pool(workers: int, strings: dict[str, str], files: list[tuple[str, list[tuple[int, str, str]]]],
-          packed: bool = False) -> Any:
-    """Forked processes to parse chunks of ``files`` (into :class:`Packed` entries if
-    ``packed``); None where there is no use for them (fewer than two) or they cannot be
-    had (no fork, no process left)."""
+def _pool(workers: int, strings: dict[str, str], packed: bool = False) -> Any:
+    """Forked processes to parse chunks (into :class:`Packed` entries if ``packed``); None
+    where there is no use for them (fewer than two) or they cannot be had (no fork, no
+    process left)."""
     import sys
 
     if workers < 2 or not sys.platform.startswith("linux"):
         return None
     import multiprocessing
 
-    _SHARED[:] = [strings, files, packed]
+    _SHARED[:] = [strings, packed]
     try:
         return multiprocessing.get_context("fork").Pool(workers)
     except OSError:  # a limit on processes: parsed here

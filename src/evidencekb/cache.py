@@ -162,9 +162,9 @@ def _write_body(path: Path, body: bytes) -> None:
 
 
 def _load(paths: list[Path], root: Path, blobs: Path | None, workers: int = 0) -> bibmod.Bibliography:
-    """Parse, lint and pack the library, a chunk of each file at a time: it is never held
-    whole as parsed blocks or entries (nor as text, but by ``workers`` processes, which
-    share it: :func:`evidencekb.bibliography.loader`). Packed into ``blobs`` or else in memory."""
+    """Parse, lint and pack the library, a chunk of each file at a time, here or by
+    ``workers`` processes (:func:`evidencekb.bibliography.loader`): it is never held whole,
+    as text, parsed blocks or entries. Packed into ``blobs`` or else in memory."""
     loader = bibmod.loader(paths, root, workers=workers, packed=True)
     bib = loader.bib
 
