@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import pickle
@@ -468,13 +469,25 @@ def test_workers_read_the_entries_they_format_and_this_process_unpacks_none(
 
     monkeypatch.setattr(entries, "written", written)
     monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
+    styles_read: list[str] = []  # by this process; the workers read their own
+    real_csl = csl.Style.csl.func  # type: ignore[attr-defined]
+
+    def read_style(style: csl.Style) -> object:
+        if os.getpid() == here:
+            styles_read.append(style.name)
+        return real_csl(style)
+
+    monkeypatch.setattr(csl.Style, "csl", functools.cached_property(read_style))
+    csl.Style.csl.__set_name__(csl.Style, "csl")
     f = Formatter(get_style("apa"))
     keys = list(entries)
     assert f.prefetch(keys, entries, workers=2) == 12
-    assert unpacked == []
+    assert unpacked == [] and styles_read == []
     assert f.prefetch(keys, entries, workers=2) == 0  # all formatted, and found without unpacking
     local = Formatter(get_style("apa"))
     assert [f.format(entries[k]) for k in keys] == [local.format(entries[k]) for k in keys]
+    get_style("ama").csl  # noqa: B018
+    assert styles_read == ["ama"]  # what reading a style here records
     assert "Writer3, A. (2003). Title 3. J Test." in f.format(entries["k3"]).text
 
 

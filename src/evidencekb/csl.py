@@ -1054,7 +1054,8 @@ class Background:
         for f, todo in jobs:
             if f.background is not None:
                 f.background.close()  # an earlier build's, not finished
-            f.style.csl  # noqa: B018  (parsed once here, inherited by the workers)
+            # The style is read by each worker as it starts, not here before the fork: this
+            # process, which goes on with the build, need not load citeproc-py and its tree.
             self.formatters[f.style.name] = f
             self.pending.update((f.style.name, key, digest) for key, digest in todo)
             keys = [key for key, _ in todo]
