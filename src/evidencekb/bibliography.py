@@ -704,26 +704,27 @@ class _Loader:
                 _SHARED.clear()
 
     def _found(self, lib: Library, display: str, line0: int) -> list[Any]:
-        found: list[Any] = _found(lib, display, line0, self.bib.strings)
-        return [Packed.of(e) if isinstance(e, Entry) else e for e in found] if self.packed else found
+        found = _found(lib, display, line0, self.bib.strings)
+        return _packed(found) if self.packed else found
 
     def _tasks(self, readable: list[tuple[str, Callable[[], Iterable[str]], dict[int, Library]]],
                slots: threading.Semaphore, stop: threading.Event) -> Iterator[_Task]:
         """The second pass, for :func:`_parse_task`: each chunk of each file, but those the
         first pass parsed (sent without their text); a file no longer readable, as its
         diagnostic. Each waits for one of the ``slots``; none once ``stop`` is set."""
-        for f, (display, pieces, parsed) in enumerate(readable):
-            try:
-                for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
-                    slots.acquire()
-                    if stop.is_set():
-                        return
-                    yield _Task(f, i, display, line0, None if i in parsed else chunk, sentinel)
-            except _Unreadable as exc:  # changed on disk since the first pass
-                slots.acquire()
-                if stop.is_set():
-                    return
-                yield _Task(f, -1, display, 0, None, "", exc.diagnostic)
+        def every() -> Iterator[_Task]:
+            for f, (display, pieces, parsed) in enumerate(readable):
+                try:
+                    for i, (line0, chunk, sentinel) in enumerate(_chunks(pieces(), self.size)):
+                        yield _Task(f, i, display, line0, None if i in parsed else chunk, sentinel)
+                except _Unreadable as exc:  # changed on disk since the first pass
+                    yield _Task(f, -1, display, 0, None, "", exc.diagnostic)
+
+        for task in every():
+            slots.acquire()
+            if stop.is_set():
+                return
+            yield task
 
     def _admit(self, found: list[Any]) -> Iterator[Any]:
         """A chunk's entries, each key once (the first definition wins), and its diagnostics."""
@@ -831,6 +832,11 @@ def _entry(block: model.Entry, display: str, line0: int, strings: Mapping[str, s
     return out
 
 
+def _packed(found: list[Entry | Diagnostic]) -> list[Packed | Diagnostic]:
+    """A chunk's :func:`_found`, each entry :class:`Packed`."""
+    return [Packed.of(e) if isinstance(e, Entry) else e for e in found]
+
+
 #: What the worker processes of :func:`_pool` share, as they are forked: the library's
 #: @string macros, and whether to pack the entries they parse.
 _SHARED: list[Any] = []
@@ -860,9 +866,9 @@ def _parse_task(task: _Task) -> tuple[int, int, int, list[Any] | None]:
     if task.chunk is None:
         return task.file, task.number, task.line0, None
     strings, packed = _SHARED
-    found: list[Any] = _found(_parse_chunk(task.chunk, task.sentinel), task.display, task.line0, strings)
+    found = _found(_parse_chunk(task.chunk, task.sentinel), task.display, task.line0, strings)
     if packed:
-        return task.file, task.number, task.line0, [Packed.of(e) if isinstance(e, Entry) else e for e in found]
+        return task.file, task.number, task.line0, _packed(found)
     for e in found:
         if isinstance(e, Entry):
             e.digest  # noqa: B018
