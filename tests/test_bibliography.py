@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from evidencekb import bibliography as bibmod
 from evidencekb import latex
 from evidencekb.bibliography import _decoded, lint, load, load_text, loader
 from evidencekb.csl import to_csl, to_plain_csl
+from evidencekb.diagnostics import diag
 
 GOOD = "@article{good2020, author={Good, Gail}, title={Fine}, journal={J}, year={2020}, doi={10.5555/good}}\n"
 
@@ -437,6 +439,69 @@ def test_a_file_that_cannot_be_read_again_is_reported() -> None:
     ld = bibmod._Loader([("a.bib", lambda: [GOOD.replace("good2020", "a1")]), ("x.bib", pieces)])
     assert [e.key for e in ld.entries()] == ["a1"]
     assert [(d.path, d.line, d.code) for d in ld.bib.diagnostics] == [("x.bib", 3, "bib-read")]
+
+
+def _changing(first: list[str]) -> tuple[list[int], Callable[[], list[str]]]:
+    """A file's pieces: ``first`` on the first read, then unreadable (changed on disk)."""
+    reads: list[int] = []
+
+    def pieces() -> list[str]:
+        reads.append(1)
+        if len(reads) > 1:
+            raise bibmod._Unreadable(diag("x.bib", 3, 1, "bib-read", "not UTF-8 text."))
+        return first
+
+    return reads, pieces
+
+
+@forks
+def test_a_file_that_cannot_be_read_again_is_reported_by_workers_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    many = "".join(GOOD.replace("good2020", f"a{i}") for i in range(30))
+    reads, pieces = _changing([many])
+    made = _pools(monkeypatch)
+    ld = bibmod._Loader([("a.bib", lambda: [many]), ("x.bib", pieces)], chunk_chars=256, workers=2)
+    assert [e.key for e in ld.entries()] == [f"a{i}" for i in range(30)]
+    assert made and made[0] is not None and len(reads) == 2
+    assert [(d.path, d.line, d.code) for d in ld.bib.diagnostics] == [("x.bib", 3, "bib-read")]
+
+
+def test_a_worker_makes_of_a_task_what_this_process_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a worker does with each task of the second pass, done here: a chunk's entries
+    hashed and linted (or packed), as the loading process would make them; a chunk the first
+    pass parsed sent back empty, to be taken from here; a file no longer readable as its
+    diagnostic, under its file's number."""
+    import threading
+
+    text = "".join(GOOD.replace("good2020", f"k{i}").replace("{J}", "jj") for i in range(8)) + "@misc{m, title={\\'e}}\n"
+    _, pieces = _changing([GOOD])
+    pieces()  # its first read, by the first pass
+    ld = bibmod._Loader([], chunk_chars=200)
+    ld.bib.strings["jj"] = "Journal of J"
+    readable = [("a.bib", lambda: [text], {0: "parsed already"}), ("x.bib", pieces, {})]
+    tasks = list(ld._tasks(readable, threading.Semaphore(99), threading.Event()))  # type: ignore[arg-type]
+    assert [(t.file, t.number, t.display, t.chunk is None, t.error is None) for t in tasks] == [
+        (0, i, "a.bib", i == 0, True) for i in range(len(tasks) - 1)] + [(1, -1, "x.bib", True, False)]
+    assert len(tasks) > 3 and "".join(t.chunk or "" for t in tasks) in text
+    for packed in (False, True):
+        ld.packed = packed
+        monkeypatch.setattr(bibmod, "_SHARED", [ld.bib.strings, packed])
+        done = [bibmod._parse_task(t) for t in tasks]
+        assert done[0] == (0, 0, tasks[0].line0, None)
+        assert done[-1] == (1, -1, 0, [tasks[-1].error])
+        for t, (f, number, line0, found) in zip(tasks[1:-1], done[1:-1]):
+            assert (f, number, line0) == (0, t.number, t.line0)
+            assert t.chunk is not None and found is not None
+            assert found == ld._found(bibmod._parse_chunk(t.chunk, t.sentinel), t.display, t.line0)
+            entries = [e for e in found if isinstance(e, (bibmod.Entry, bibmod.Packed))]
+            assert entries and all(isinstance(e, bibmod.Packed if packed else bibmod.Entry) for e in entries)
+            assert packed or all({"digest", "problems"} <= set(e.__dict__) for e in entries)  # made there
+        assert any(getattr(e, "key", "") == "k7" for _, _, _, found in done[1:-1] for e in found or [])
+    stop, slots = threading.Event(), threading.Semaphore(2)  # as many tasks as slots, none once stopped
+    gated = ld._tasks([("a.bib", lambda: [text], {})], slots, stop)
+    assert [next(gated).number, next(gated).number] == [0, 1]
+    stop.set()
+    slots.release()
+    assert list(gated) == []
 
 
 def test_workers_only_where_there_are_cores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1316,3 +1381,18 @@ def test_a_year_or_date_is_read_as_its_text(value: str) -> None:
     lint sees what the entry's text gives."""
     e = bibmod.Entry("k", "misc", {"year": value, "date": value}, "a.bib", 1)
     assert bibmod._plain(e, "year") == e.text("year").strip() == bibmod._plain(e, "date")
+
+
+def test_a_year_of_digits_and_dashes_is_not_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the fast path is for: most years and dates never reach the LaTeX decoder."""
+    e = bibmod.Entry("k", "misc", {"year": " 2001 ", "date": "2001-02-03", "note": "{2001}"}, "a.bib", 1)
+    decoded: list[str] = []
+    real = bibmod.Entry.text
+
+    def text(self: bibmod.Entry, name: str) -> str:
+        decoded.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(bibmod.Entry, "text", text)
+    assert [bibmod._plain(e, n) for n in ("year", "date", "note", "month")] == ["2001", "2001-02-03", "2001", ""]
+    assert decoded == ["note", "month"]

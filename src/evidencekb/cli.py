@@ -12,7 +12,6 @@ from pathlib import Path
 import yaml
 
 from . import bibliography as bibmod
-from . import checks
 from .diagnostics import ORDER, Diagnostic, Severity
 from .site import Project, Site
 
@@ -41,10 +40,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps({"diagnostics": [
             {"path": d.path, "line": d.line, "col": d.col, "severity": d.severity.value, "code": d.code,
              "message": d.message} for d in diags], "errors": errors, "warnings": warnings}, indent=2))
-    else:
-        for d in diags:
-            print(d)
-        print(f"{errors} error(s), {warnings} warning(s)")
+    else:  # one write: a large library's thousands of lines, not a call each
+        sys.stdout.write("".join(f"{d}\n" for d in diags) + f"{errors} error(s), {warnings} warning(s)\n")
     return 1 if errors else 0
 
 
@@ -158,10 +155,11 @@ def cmd_new(args: argparse.Namespace) -> int:
     article_file = docs / project.options.article
     quote = args.quote or args.text
     if article_file.exists():
+        from .checks import article_text
         from .quotes import closest, find
 
         try:
-            article = checks.article_text(_read_utf8(article_file))
+            article = article_text(_read_utf8(article_file))
         except ValueError as exc:
             return _fail(str(exc))
         if find(quote, article) is None:

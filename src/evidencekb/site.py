@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import bibliography as bibmod
-from . import checks, mcid, quotes, rob, screening
 from .citations import scan
-from .claims import Claim, load_claims, split_front_matter
 from .diagnostics import ORDER, Diagnostic, Severity, diag
 from .urls import Urls
 from .yamlsafe import read_text
 
 # The page builders (pages, exports) are imported by the methods that build pages, so that
-# checking a project (`evidencekb check`) does not load them.
+# checking a project (`evidencekb check`) does not load them; the appraisal modules (claims,
+# risk of bias, MCIDs, screening logs, GRADE) only where the site has such records: a site
+# that only cites its library does not pay for importing them.
 if TYPE_CHECKING:
-    from . import pages
+    from . import mcid, pages, rob, screening
+    from .claims import Claim
 
 __all__ = ["Options", "Project", "Site", "Formatters", "formatters", "PLACEHOLDER_BASE", "REFERENCE_PAGES"]
 
@@ -177,14 +178,25 @@ class Site:
     def _load_records(self) -> None:
         p, opts = self.project, self.project.options
         known = self.bib.entries
-        self.claims, diags = load_claims(p.docs_dir, opts.claims_dir, known, p.docs_prefix)
-        self.diagnostics += diags
+        if (p.docs_dir / opts.claims_dir).is_dir():
+            from .claims import load_claims
+
+            self.claims, diags = load_claims(p.docs_dir, opts.claims_dir, known, p.docs_prefix)
+            self.diagnostics += diags
         rob_file = p.root / opts.risk_of_bias
-        self.rob, diags = rob.load(rob_file, p.display(rob_file), known)
-        self.diagnostics += diags
+        if rob_file.exists():
+            from . import rob
+
+            self.rob, diags = rob.load(rob_file, p.display(rob_file), known)
+            self.diagnostics += diags
         mcid_file = p.root / opts.mcid
-        self.mcid, diags = mcid.load(mcid_file, p.display(mcid_file), known)
-        self.diagnostics += diags
+        if mcid_file.exists():
+            from . import mcid
+
+            self.mcid, diags = mcid.load(mcid_file, p.display(mcid_file), known)
+            self.diagnostics += diags
+        if self.claims:
+            from . import screening
         for c in self.claims:
             path = self.log_path(c.slug)
             self.logs[c.slug], diags = screening.load(path, p.display(path))
@@ -193,7 +205,9 @@ class Site:
         if article_file.exists():
             text, diags = read_text(article_file.read_bytes(), self.article_display, "claim-misquote")
             self.diagnostics += diags
-            if text is not None:
+            if text is not None and self.claims:  # its prose serves only to check the claims' quotes
+                from . import checks, quotes
+
                 self.article = checks.article_text(text)
                 self.claims.sort(key=lambda c: (quotes.find(c.quote, self.article or "") or (len(self.article or ""), 0))[0])
 
@@ -217,13 +231,16 @@ class Site:
             out.append(diag(self.article_display, 1, 1, "claim-misquote",
                             "the article page is missing, so no claim quote can be checked; set 'article' in the "
                             "plugin options."))
-        if self.article is not None:
-            out += checks.check_claim_quotes(self.claims, self.article, self.article_display)
-        out += checks.check_evidence_quotes(self.claims, self.bib)
-        for c in self.claims:
-            out += checks.check_appraisal(c, self.bib, self.rob, self.mcid)
-            path = self.log_path(c.slug)
-            out += checks.check_screening(c, self.logs.get(c.slug), self.project.display(path))
+        if self.claims:
+            from . import checks
+
+            if self.article is not None:
+                out += checks.check_claim_quotes(self.claims, self.article, self.article_display)
+            out += checks.check_evidence_quotes(self.claims, self.bib)
+            for c in self.claims:
+                out += checks.check_appraisal(c, self.bib, self.rob, self.mcid)
+                path = self.log_path(c.slug)
+                out += checks.check_screening(c, self.logs.get(c.slug), self.project.display(path))
         out += self.check_citations()
         return sorted(set(out), key=ORDER)
 
@@ -453,6 +470,7 @@ class Site:
             site_name=self.project.site_name, verdict_label=pages.VERDICT_LABELS[c.verdict], article_meta=meta)
 
     def _article_meta(self) -> dict[str, str]:
+        from .claims import split_front_matter
         from .yamlsafe import compose, construct
 
         path = self.project.docs_dir / self.project.options.article
