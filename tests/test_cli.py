@@ -406,24 +406,47 @@ def test_fmt_sort_moves_the_comments_above_an_entry_with_it_and_names_what_it_ca
     assert format_text(text, problems=None) == unsorted  # problems are only collected when asked for
 
 
-def test_check_loads_no_page_builder_or_formatter(tmp_path: Path) -> None:
-    """`evidencekb check` reads and checks; it never builds a page, so it never pays for
-    importing the page builders, the exports or the CSL formatter."""
+def _check_imports(root: Path, modules: tuple[str, ...]) -> tuple[list[str], str]:
+    """Which of ``modules`` `evidencekb check` of ``root`` imports, run in a process of its own."""
     import subprocess
     import sys
 
     from conftest import child_env
 
+    code = ("import json, sys\nimport evidencekb.cli as cli\n"
+            f"try:\n    cli.main(['check', '--root', {str(root)!r}])\nexcept SystemExit:\n    pass\n"
+            f"print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env())
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stdout + out.stderr
+
+
+APPRAISAL = ("evidencekb.claims", "evidencekb.checks", "evidencekb.grade", "evidencekb.rob", "evidencekb.mcid",
+             "evidencekb.screening", "evidencekb.quotes")
+
+
+def test_check_loads_no_page_builder_or_formatter(tmp_path: Path) -> None:
+    """`evidencekb check` reads and checks; it never builds a page, so it never pays for
+    importing the page builders, the exports or the CSL formatter."""
     shutil.copytree(ROOTS / "claims", tmp_path / "site")
     index = tmp_path / "site" / "docs" / "index.md"
     index.write_text(index.read_text(encoding="utf-8") + "\nAs shown [@nosuchkey].\n", encoding="utf-8")
-    code = ("import sys\nimport evidencekb.cli as cli\n"
-            f"try:\n    cli.main(['check', '--root', {str(tmp_path / 'site')!r}])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('evidencekb.pages', 'evidencekb.exports', 'evidencekb.csl', 'evidencekb.figures',"
-            " 'citeproc') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env())
-    assert out.stdout.strip().splitlines()[-1] == "[]"
-    assert "unknown-citation" in out.stdout + out.stderr  # it did check the pages
+    builders = ("evidencekb.pages", "evidencekb.exports", "evidencekb.csl", "evidencekb.figures", "citeproc")
+    imported, output = _check_imports(tmp_path / "site", builders + APPRAISAL)
+    assert imported == sorted(APPRAISAL)  # the claims are checked; no page is built
+    assert "unknown-citation" in output and "0 error(s)" not in output  # it did check the pages
+
+
+def test_a_site_without_claims_is_checked_without_the_appraisal_modules(tmp_path: Path) -> None:
+    """A site that only cites its library (no claims, no risk-of-bias, MCID or screening
+    records) is checked without importing what appraises claims."""
+    shutil.copytree(ROOTS / "claims", tmp_path / "site")
+    shutil.rmtree(tmp_path / "site" / "docs" / "claims")
+    imported, output = _check_imports(tmp_path / "site", APPRAISAL)
+    assert imported == ["evidencekb.rob"]  # its risk-of-bias file is read (and checked) all the same
+    (tmp_path / "site" / "references" / "risk-of-bias.yaml").unlink()
+    imported, output = _check_imports(tmp_path / "site", APPRAISAL)
+    assert imported == []
+    assert "uncited-entry" in output  # the library and the pages were checked
 
 
 def test_a_termination_signal_while_writing_leaves_the_file_and_no_temporary(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
