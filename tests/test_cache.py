@@ -515,3 +515,29 @@ def test_an_entrys_hash_is_the_same_read_packed_or_parsed(tmp_path: Path, monkey
     monkeypatch.setattr(packed, "written", lambda key: pytest.fail("unpacked"))
     for key in ("alpha2020", "zed2019"):
         assert bibmod.digest_of(packed, key) == bibmod.digest_of(plain.entries, key) == plain.entries[key].digest
+
+
+def test_a_store_is_written_a_line_at_a_time_and_reads_back(tmp_path: Path) -> None:
+    """A large cache file is written as its lines are made, never held whole (nor copied) in
+    memory; what is read back is what was written, checked against the hash in its head."""
+    import hashlib
+    import tracemalloc
+
+    items = [[[f"k{i}", f"d{i}"], {"text": "x" * 400, "n": i}] for i in range(10_000)]
+    path = tmp_path / "store.jsonl"
+    size = sum(len(json.dumps(item)) for item in items)
+    tracemalloc.start()
+    try:
+        cache._write_lines(path, iter(items))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    data = path.read_bytes()
+    assert size > 4_000_000 and peak < size / 4  # held whole (and copied), it was 2-3 times the size
+    head, _, body = data.partition(b"\n")
+    assert head == cache._MAGIC + hashlib.sha256(body).hexdigest().encode()
+    lines = cache._read_lines(path)
+    assert lines is not None and list(lines) == items
+    cache._write(path, {"one": ["value"]})
+    assert cache._read(path) == {"one": ["value"]}
+    assert not [p for p in tmp_path.iterdir() if p.name != "store.jsonl"]  # no temporary left

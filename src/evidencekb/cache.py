@@ -138,21 +138,34 @@ def _dumps(value: Any) -> bytes:
 
 
 def _write_lines(path: Path, items: Iterable[Any]) -> None:
-    """Write items as :func:`_read_lines` reads them: one JSON text per line."""
-    _write_body(path, b"\n".join(_dumps(item) for item in items))
+    """Write items as :func:`_read_lines` reads them: one JSON text per line, each written as
+    it is made (a large store is never held whole as text, nor copied)."""
+    def lines() -> Iterator[bytes]:
+        for i, item in enumerate(items):
+            yield b"\n" + _dumps(item) if i else _dumps(item)
+
+    _write_body(path, lines())
 
 
 def _write(path: Path, value: Any) -> None:
-    _write_body(path, _dumps(value))
+    _write_body(path, [_dumps(value)])
 
 
-def _write_body(path: Path, body: bytes) -> None:
+def _write_body(path: Path, body: Iterable[bytes]) -> None:
+    """Write a cache file atomically: the magic line with the SHA-256 of the body, then the
+    body, its pieces hashed as they are written (the hash goes in its place at the end)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(_MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+            with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+                hashed = hashlib.sha256()
+                f.write(_MAGIC + b"0" * 64 + b"\n")
+                for piece in body:
+                    hashed.update(piece)
+                    f.write(piece)
+                f.seek(len(_MAGIC))
+                f.write(hashed.hexdigest().encode())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
