@@ -243,7 +243,7 @@ class LazyEntries(Mapping[str, Entry]):
     it is read.
     """
 
-    OPEN = 256
+    OPEN = 64
 
     def __init__(self, entries: Mapping[str, Entry] | Iterable[Entry | Packed], path: Path | None = None) -> None:
         """Pack ``entries`` (a mapping by key, or entries with distinct keys, which may be

@@ -431,7 +431,7 @@ def _names_of(item: dict[str, Any]) -> tuple[str, ...]:
     return tuple(n.get("literal") or n.get("family", "") for n in names[:3])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (slots: a first build holds one per cited entry)
 class Formatted:
     text: str
     html: str

@@ -74,7 +74,7 @@ def _short(names: tuple[str, ...], narrative: bool) -> str:
     return names[0] + " et al."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (slots: a first build holds one per cited entry)
 class Card:
     """What pages show of one entry in one style: worked out once, kept with its formatting."""
 
@@ -114,23 +114,18 @@ class Cards:
     def __init__(self, entries: Mapping[str, Entry], formatter: Formatter) -> None:
         self.entries = entries
         self.formatter = formatter
-        # This build's cards by key: (digest, card, opening tag of a citation's link).
-        self._seen: dict[str, tuple[str, Card, str]] = {}
+        # This build's cards by key: (digest, card).
+        self._seen: dict[str, tuple[str, Card]] = {}
 
     def _digest(self, key: str) -> str:
         return digest_of(self.entries, key)
 
-    def _get(self, key: str) -> tuple[str, Card, str]:
+    def __getitem__(self, key: str) -> Card:
         digest = self._digest(key)
         seen = self._seen.get(key)
         if seen is None or seen[0] != digest:
-            card: Card = self.formatter.memo("card", key, digest, lambda: self._make(key))
-            seen = self._seen[key] = (digest, card,
-                                      f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">')
-        return seen
-
-    def __getitem__(self, key: str) -> Card:
-        return self._get(key)[1]
+            seen = self._seen[key] = (digest, self.formatter.memo("card", key, digest, lambda: self._make(key)))
+        return seen[1]
 
     def label(self, key: str) -> Card | Label:
         """The entry's card when it is made (in this build or the store), else its names and
@@ -147,7 +142,8 @@ class Cards:
 
     def link(self, key: str, text: str) -> str:
         """A citation's text linked to its entry, the formatted entry as hover text."""
-        return f"{self._get(key)[2]}{text}</a>"
+        card = self[key]
+        return f'<a class="citation-link" href="#{card.anchor}" title="{card.title}">{text}</a>'
 
     def _make(self, key: str) -> Card:
         entry = self.entries[key]
