@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -541,3 +542,38 @@ def test_a_store_is_written_a_line_at_a_time_and_reads_back(tmp_path: Path) -> N
     cache._write(path, {"one": ["value"]})
     assert cache._read(path) == {"one": ["value"]}
     assert not [p for p in tmp_path.iterdir() if p.name != "store.jsonl"]  # no temporary left
+
+
+def test_a_cache_file_is_written_beside_its_place_whatever_folders_it_needs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its folders are made, however deep; its temporary file is in the same folder (so that
+    moving it into place is atomic, on the same file system), hidden, and gone afterwards."""
+    moved: list[tuple[Path, Path]] = []
+    real = os.replace
+
+    def replace(src: str, dst: Path) -> None:
+        moved.append((Path(src), Path(dst)))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "a" / "b" / "c" / "scans.json"
+    cache._write(target, {"k": 1})
+    assert cache._read(target) == {"k": 1}
+    [(src, dst)] = moved
+    assert dst == target and src.parent == target.parent and src.name.startswith(".scans.json.")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["scans.json"]
+
+
+def test_a_cache_write_that_fails_leaves_nothing_and_the_build_goes_on(tmp_path: Path) -> None:
+    """A disk that fills up half-way through a cache file: no file, no temporary, no error
+    (the build goes on without that cache), and an older file stays whole."""
+    def lines() -> Iterator[bytes]:
+        yield b'["a"]'
+        raise OSError(28, "No space left on device")
+
+    target = tmp_path / "store.jsonl"
+    cache._write_body(target, lines())
+    assert list(tmp_path.iterdir()) == []
+    cache._write_lines(target, [["old"]])
+    cache._write_body(target, lines())
+    assert list(tmp_path.iterdir()) == [target] and list(cache._read_lines(target) or []) == [["old"]]

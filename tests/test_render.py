@@ -286,21 +286,28 @@ def test_cards_are_made_once_per_entry_and_again_when_the_entry_changes() -> Non
     from evidencekb.render import Cards
 
     made: list[str] = []
+    asked: list[str] = []  # of the formatter's memo: once per card and build, then kept here
 
     class Counting(Formatter):
         def format(self, entry):  # type: ignore[no-untyped-def]
             made.append(entry.key)
             return super().format(entry)
 
+        def memo(self, kind, key, digest, make):  # type: ignore[no-untyped-def]
+            if kind == "card":
+                asked.append(key)
+            return super().memo(kind, key, digest, make)
+
     lib = load_text([("t.bib", BIB)])
     cards = Cards(lib.entries, Counting(get_style("apa")))
     first = cards["zed2019"]
-    assert cards["zed2019"] is first and made == ["zed2019"]
+    assert cards["zed2019"] is first and cards.link("zed2019", "Z").startswith("<a") and made == ["zed2019"]
+    assert asked == ["zed2019"]
     assert (first.anchor, first.year, first.names) == ("ref-zed2019", "2019", ("Zed",))
     assert cards.link("zed2019", "Zed") == (f'<a class="citation-link" href="#ref-zed2019" title="{first.title}">Zed</a>')
     changed = load_text([("t.bib", BIB.replace("year = {2019}", "year = {2018}"))]).entries["zed2019"]
     lib.entries["zed2019"] = changed  # the same key, other content: a new card
-    assert cards["zed2019"].year == "2018" and made == ["zed2019", "zed2019"]
+    assert cards["zed2019"].year == "2018" and made == ["zed2019", "zed2019"] and asked == ["zed2019", "zed2019"]
 
 
 EXTRA = BIB + "@misc{anon2020, title = {Only a title}, year = {2020}}\n" \
