@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evidencekb.bibliography import load_text
 from evidencekb.checks import check_claim_quotes, check_evidence_quotes
@@ -349,3 +351,88 @@ def test_the_engine_free_config_reader_resolves_env_as_mkdocs_does(monkeypatch) 
     assert read("v: !ENV [EKB_B]") == "https://b.example/" and read("v: !ENV [EKB_A]") is None
     assert read("v: !ENV EKB_B") == "https://b.example/" and read("v: !ENV EKB_A") is None
     assert read("v: !!python/name:os.system") is None  # other tags read as nothing
+
+
+def _tree(node: object) -> object:
+    """A composed node as plain data: tag, value and where it starts and ends."""
+    import yaml
+
+    if node is None:
+        return None
+    assert isinstance(node, yaml.Node)
+    where = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)
+    if isinstance(node, yaml.MappingNode):
+        return node.tag, where, [(_tree(k), _tree(v)) for k, v in node.value]
+    if isinstance(node, yaml.SequenceNode):
+        return node.tag, where, [_tree(v) for v in node.value]
+    return node.tag, where, node.value, getattr(node, "style", None) or None  # (plain: None here, "" from libyaml)
+
+
+_HOSTILE = ["a: &x [1]\nb: *x\n", "claim: !custom x\n", "claim: !!python/object/apply:os.system ['true']\n",
+            "claim: [unclosed\n", "a: b: c\n", "a:\n\t- tab\n", "é: ünï 𝄞\nb: [1, 2.5, x, null, true]\n",
+            "a: |\n  two\n  lines\n", "a: >-\n  folded\n  text\n", "? [complex, key]\n: v\n", "a: 'it''s'\n",
+            "a: \"\\u00e9\\x41\"\n", "- 2024-02-30\n- 0x1F\n- 1_000\n- .inf\n- ~\n", "%YAML 1.1\n---\na: 1\n",
+            "a: 1\n---\nb: 2\n", "a: \x07\n", "{a: [b, {c: d}]}\n", "", "# only a comment\n",
+            "[" * 200 + "]" * 200 + "\n"]
+
+
+@pytest.mark.parametrize("text", _HOSTILE)
+def test_libyaml_reads_records_as_the_python_reader_does(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records are read by libyaml's scanner where PyYAML has it, under the same composer:
+    the same nodes (tags, values, styles, places) and the same diagnostics as the pure-Python
+    reader, for plain and hostile texts alike."""
+    from evidencekb import yamlsafe
+
+    if yamlsafe._FastLoader is None:
+        pytest.skip("PyYAML was built without libyaml")
+    fast = yamlsafe.compose(text, "x.yaml", 3)
+    monkeypatch.setattr(yamlsafe, "_FastLoader", None)
+    plain = yamlsafe.compose(text, "x.yaml", 3)
+    assert (_tree(fast[0]), fast[1]) == (_tree(plain[0]), plain[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=12),
+       st.sampled_from([None, False, True]))
+def test_libyaml_reads_what_yaml_writes_as_the_python_reader_does(data: object, flow: bool | None) -> None:
+    import yaml
+
+    from evidencekb import yamlsafe
+
+    if yamlsafe._FastLoader is None:
+        pytest.skip("PyYAML was built without libyaml")
+    text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    fast = yamlsafe.compose(text, "x.yaml")
+    real, yamlsafe._FastLoader = yamlsafe._FastLoader, None
+    try:
+        plain = yamlsafe.compose(text, "x.yaml")
+    finally:
+        yamlsafe._FastLoader = real
+    assert (_tree(fast[0]), fast[1]) == (_tree(plain[0]), plain[1])
+    assert yamlsafe.construct(fast[0]) == yamlsafe.construct(plain[0])
+
+
+def test_records_are_read_by_libyaml_where_pyyaml_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What makes reading the records fast is in use: a valid record never reaches the
+    pure-Python reader (which still reads, and words, what libyaml cannot read)."""
+    import yaml
+
+    from evidencekb import yamlsafe
+
+    if not yaml.__with_libyaml__:
+        pytest.skip("PyYAML was built without libyaml")
+    assert yamlsafe._FastLoader is not None
+    read: list[str] = []
+    real = yamlsafe._Loader.__init__
+
+    def init(self: object, stream: str) -> None:
+        read.append(stream)
+        real(self, stream)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(yamlsafe._Loader, "__init__", init)
+    node, errs = yamlsafe.compose("a: [1, 2]\n", "x.yaml")
+    assert errs == [] and yamlsafe.construct(node) == {"a": [1, 2]} and read == [""]  # construct's only
+    _, errs = yamlsafe.compose("a: b: c\n", "x.yaml")
+    assert read[1:] == ["a: b: c\n"] and errs[0].message == "not valid YAML: mapping values are not allowed here."

@@ -26,16 +26,20 @@ _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without aliases, explicit tags or timestamps."""
+class _NoAliases:
+    """A composer that refuses aliases, where the alias is written."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
+            event = self.peek_event()  # type: ignore[attr-defined]
             raise yaml.composer.ComposerError(
                 None, None, f"an alias (*{event.anchor}) is not allowed here; write the value out in full",
                 event.start_mark)
-        return super().compose_node(parent, index)
+        return super().compose_node(parent, index)  # type: ignore[misc]
+
+
+class _Loader(_NoAliases, yaml.SafeLoader):
+    """SafeLoader without aliases, explicit tags or timestamps."""
 
 
 # Dates stay strings: they are validated (and located) by the records that hold them.
@@ -43,6 +47,24 @@ _Loader.yaml_implicit_resolvers = {
     k: [(tag, rx) for tag, rx in v if tag != _CORE + "timestamp"]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+_FastLoader: Any = None
+if yaml.__with_libyaml__:  # PyYAML built with libyaml (its wheels are)
+    from yaml._yaml import CParser
+
+    class _FastLoader(_NoAliases, yaml.composer.Composer, CParser,  # type: ignore[no-redef]
+                      yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """:class:`_Loader` with libyaml's scanner and parser under the same composer: the
+        same nodes, marks and refusals, read several times faster. A text it cannot read is
+        read again by :class:`_Loader`, whose messages are the ones reported."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+    _FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -59,7 +81,12 @@ def compose(text: str, path: str, first_line: int = 1, code: str = "claim-invali
         return None, [diag(path, first_line, 1, code,
                            f"the record is larger than {MAX_BYTES // 1_000_000} MB; split it or remove what does not belong.")]
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        try:
+            node = yaml.compose(text, Loader=_FastLoader or _Loader)
+        except (yaml.YAMLError, RecursionError):
+            if _FastLoader is None:
+                raise
+            node = yaml.compose(text, Loader=_Loader)  # (it raises the error, in its own words)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + first_line if mark else first_line
