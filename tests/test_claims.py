@@ -216,6 +216,18 @@ def test_find_maps_back_to_the_original_text() -> None:
     assert text[start:end] == "the \n band -- here"
 
 
+def test_a_text_searched_for_many_quotes_is_mapped_once() -> None:
+    """The article is searched for every claim's quote: it is normalised once, not per quote."""
+    from evidencekb import quotes
+
+    text = "An article, with \u201ccurly\u201d quotes \u2014 and dashes; of some length. " * 50
+    before = quotes._index_map.cache_info()
+    spans = [find(q, text) for q in ("An article", '"curly" quotes - and', "dashes; of some", "absent")]
+    after = quotes._index_map.cache_info()
+    assert spans[0] == (0, 10) and spans[3] is None and all(spans[:3])
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 3
+
+
 def test_every_claim_in_the_article_has_an_anchor_even_when_quotes_overlap() -> None:
     from evidencekb.pages import annotate_article
 

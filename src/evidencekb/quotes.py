@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = ["normalise", "find", "closest"]
 
@@ -24,7 +25,8 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _index_map(text: str) -> tuple[str, list[int]]:
+@lru_cache(maxsize=32)  # the article is searched for every claim's quote (twice: to order and to check)
+def _index_map(text: str) -> tuple[str, tuple[int, ...]]:
     """Normalised text plus, for each of its characters, the index in the original."""
     out: list[str] = []
     idx: list[int] = []
@@ -37,7 +39,7 @@ def _index_map(text: str) -> tuple[str, list[int]]:
                 c = " "
             out.append(c)
             idx.append(i)
-    return "".join(out), idx
+    return "".join(out), tuple(idx)
 
 
 def find(quote: str, text: str) -> tuple[int, int] | None:
