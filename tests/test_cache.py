@@ -509,6 +509,31 @@ def test_a_store_is_pruned_by_the_packed_hashes_and_written_once(tmp_path: Path,
     store.save(cache.in_library(entries))
 
 
+def test_what_a_build_formats_outside_the_library_is_kept_while_builds_use_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim page's own entry ("cite this page") is not in the library: kept while builds
+    format it, so that a warm build neither formats it again nor rewrites the store; dropped
+    by the first build that does not use it."""
+    from evidencekb.bibliography import Entry
+
+    bib_path, cdir = _library(tmp_path)
+    entries = cache.load_library([bib_path], tmp_path, cdir).entries
+    page = Entry("site2024claim", "online", {"author": "{Site}", "title": "A claim", "year": "2024",
+                                             "url": "https://example.org/c/"}, "", 0)
+    f = Formatter(get_style("apa"), cache.FormatCache(cdir, "apa"))
+    made = f.format(page)
+    f.store.save(cache.in_library(entries))  # type: ignore[union-attr]
+    warm = Formatter(get_style("apa"), cache.FormatCache(cdir, "apa"))  # the next build
+    monkeypatch.setattr(Formatter, "_render", lambda self, e: pytest.fail("formatted again"))
+    assert warm.format(page) == made
+    monkeypatch.setattr(cache, "_write_lines", lambda *a: pytest.fail("written again"))
+    warm.store.save(cache.in_library(entries))  # type: ignore[union-attr]
+    monkeypatch.undo()
+    assert (page.key, page.digest) in warm.store.data  # type: ignore[union-attr]
+    warm.store.save(cache.in_library(entries))  # a build that did not use it  # type: ignore[union-attr]
+    assert (page.key, page.digest) not in cache.FormatCache(cdir, "apa").data
+
+
 def test_an_entrys_hash_is_the_same_read_packed_or_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bib_path, cdir = _library(tmp_path)
     plain = bibmod.load_text([("references/lib.bib", BIB)])

@@ -335,23 +335,32 @@ class FormatCache:
             except (TypeError, ValueError, KeyError, AttributeError):
                 self.data = {}
         self.dirty = False
+        #: (key, hash) of the entries this build read or formatted something of: kept, in
+        #: the library or not (the pages' own entries, which "cite this page" formats, are not).
+        self.used: set[Any] = set()
 
     def get(self, key: Any) -> Any:
-        return self.data.get(key)
+        hit = self.data.get(key)
+        if hit is not None:
+            self.used.add(key[:2])
+        return hit
 
     def put(self, key: Any, value: Any) -> None:
         self.data[key] = value
+        self.used.add(key[:2])
         self.dirty = True
 
     def save(self, current: Callable[[str, str], bool] | None = None) -> None:
         """Write what was formatted; with ``current`` (whether an entry of that key and
         :attr:`~evidencekb.bibliography.Entry.digest` is in the library), first drop what
-        was formatted from entries since edited or removed, which no build would read."""
+        was formatted from entries since edited or removed, which no build would read, but
+        for what this build used. The next build's use starts afresh."""
         if current is not None:
-            stale = [k for k in self.data if not current(k[0], k[1])]
+            stale = [k for k in self.data if k[:2] not in self.used and not current(k[0], k[1])]
             for k in stale:
                 del self.data[k]
             self.dirty = self.dirty or bool(stale)
+        self.used = set()
         if self.path and self.dirty:
             _write_lines(self.path, ([list(k), _encode(v, self.data, k)] for k, v in self.data.items()))
             self.dirty = False
