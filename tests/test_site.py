@@ -143,3 +143,37 @@ def test_the_bibliography_leaves_to_search_the_entries_with_pages_of_their_own(t
     assert len(items) == len(site.cited_keys()) > 0
     for item in items:
         assert item.startswith("<li data-search-exclude>") is excluded and ("Details</a>" in item) is excluded
+
+
+def test_evidence_tables_name_their_studies_through_the_formatters_memo(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim page's evidence tables name each study ("Smith et al. (2020)") through the
+    site formatter's memo, kept with its formatted entries between builds: a second build
+    works out no names again, and writes the same page as without the memo."""
+    import shutil
+
+    from conftest import ROOTS
+
+    from evidencekb import csl
+    from evidencekb.site import Formatters, Project, Site
+
+    root = tmp_path / "claims"
+    shutil.copytree(ROOTS / "claims", root)
+    site = Site.load(Project.from_config_file(root / "mkdocs.yml"))
+    claim = site.claims[0]
+    src = f"{site.project.options.claims_dir}/{claim.slug}.md"
+    cdir = tmp_path / "cache"
+    first = Formatters(cdir)
+    page = site.page_markdown(src, "", first)
+    first.save(site.bib.entries)
+    converted: list[str] = []
+    real = csl.to_csl
+
+    def to_csl(entry: object, *args: object, **kwargs: object) -> object:
+        converted.append(getattr(entry, "key", ""))
+        return real(entry, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csl, "to_csl", to_csl)
+    assert site.page_markdown(src, "", Formatters(cdir)) == page and converted == []  # the next build
+    monkeypatch.setattr(site, "appraisal", lambda formatter=None: Site.appraisal(site))  # no memo
+    assert site.page_markdown(src, "", Formatters(cdir)) == page and converted  # worked out again

@@ -73,6 +73,9 @@ class Appraisal:
     mcid: Mapping[str, Mcid] = field(default_factory=dict)
     logs: Mapping[str, Log | None] = field(default_factory=dict)
     reference_pages: frozenset[str] | None = None  # keys with a page (None: every key)
+    #: The site's formatter, through which the evidence tables' author names are memoised
+    #: (and kept with its formatted entries between builds); None: worked out each time.
+    names: Formatter | None = None
 
     def has_page(self, key: str) -> bool:
         return self.reference_pages is None or key in self.reference_pages
@@ -92,8 +95,8 @@ def certainty_badge(certainty: str) -> Markup:
                   f'{CERTAINTY_LABELS[certainty]} certainty</span>')
 
 
-def _who(entry: Entry | None, key: str) -> str:
-    return f"{author_short(entry, narrative=True)} ({entry.year})" if entry else key
+def _who(entry: Entry | None, key: str, ap: Appraisal) -> str:
+    return f"{author_short(entry, narrative=True, formatter=ap.names)} ({entry.year})" if entry else key
 
 
 def _design(entry: Entry | None) -> str:
@@ -146,7 +149,7 @@ def _evidence_table(items: Sequence[EvidenceItem], c: Claim, bib: Bibliography, 
     for it in items:
         entry = bib.get(it.ref)
         outcome = c.outcome(it.outcome)
-        who = escape(_who(entry, it.ref)) + Markup(" ") + (cite_token(it.ref) if entry else Markup(""))
+        who = escape(_who(entry, it.ref, ap)) + Markup(" ") + (cite_token(it.ref) if entry else Markup(""))
         people = POPULATION_WORDS.get(it.population, "")
         design = Markup(f'<span class="ekb-design">{escape(_design(entry))}</span>')
         design += Markup(f'<span class="ekb-people">{escape(it.participants or people or "—")}</span>')
@@ -210,7 +213,7 @@ def _sof(c: Claim, bib: Bibliography, ap: Appraisal) -> Markup:
             marks.append(chr(ord("a") + len(notes) - 1))
         studies = f"{got.studies} {'study' if got.studies == 1 else 'studies'}"
         people = f" ({got.participants} participants or specimens)" if got.participants else ""
-        effects = [f"{_who(bib.get(it.ref), it.ref)}: {t}" for it in body for t in effect_text(it, ap.mcid)]
+        effects = [f"{_who(bib.get(it.ref), it.ref, ap)}: {t}" for it in body for t in effect_text(it, ap.mcid)]
         stance = Counter(it.stance for it in body)
         summary = ", ".join(f"{n} {STANCE_LABELS[s].lower()}" for s, n in stance.items()) or "no studies"
         effect_html = escape(summary)
@@ -242,7 +245,7 @@ def _forests(c: Claim, bib: Bibliography, ap: Appraisal, urls: Urls, here: str) 
                 if ef.ci is None:
                     continue
                 key = (ef.measure, ef.unit)
-                label = _who(bib.get(it.ref), it.ref)
+                label = _who(bib.get(it.ref), it.ref, ap)
                 href = urls.rel(here, urls.reference(it.ref)) if ap.has_page(it.ref) else f"#{it.ref}"
                 groups.setdefault(key, []).append(figures.ForestRow(label, href, ef.estimate, ef.ci[0], ef.ci[1], ef.n))
                 if ef.scale:

@@ -218,10 +218,12 @@ class Site:
     def log_path(self, slug: str) -> Path:
         return self.project.root / self.project.options.screening_dir / f"{slug}.yaml"
 
-    @property
-    def appraisal(self) -> pages.Appraisal:
+    def appraisal(self, formatter: Callable[[str], Any] | None = None) -> pages.Appraisal:
+        """What pages read of the appraisal; with the site's ``formatter``, the evidence
+        tables' author names come from its (persisted) memo."""
         from . import pages
-        return pages.Appraisal(self.rob, self.mcid, self.logs, self.reference_keys())
+        names = formatter(self.project.options.style) if formatter is not None else None
+        return pages.Appraisal(self.rob, self.mcid, self.logs, self.reference_keys(), names)
 
     # --- checks ---------------------------------------------------------------------------
     def check(self) -> list[Diagnostic]:
@@ -347,7 +349,7 @@ class Site:
         out: dict[str, str] = {}
         if not opts.generate_pages:
             return out
-        bib, ap, urls = self.bib, self.appraisal, self.urls
+        bib, ap, urls = self.bib, self.appraisal(formatter), self.urls
         fmts = {s: formatter(s) for s in opts.styles}
         for key in sorted(ap.reference_pages or ()):
             out[urls.reference(key)] = pages.reference_page(bib.entries[key], bib, self.claims, fmts, ap, urls)
@@ -387,7 +389,7 @@ class Site:
 
     def claims_json(self, formatter: Callable[[str], Any]) -> str:
         from . import pages
-        return pages.claims_json(self.claims, self.bib, formatter(self.project.options.style), self.appraisal,
+        return pages.claims_json(self.claims, self.bib, formatter(self.project.options.style), self.appraisal(formatter),
                                  self.urls, self.base_url + "/")
 
     @property
@@ -414,7 +416,7 @@ class Site:
         from . import pages
         claim = self.claim_for(src)
         if claim is not None:
-            return (pages.claim_header(claim, self.bib, self.appraisal, self.urls, self._json_ld(claim),
+            return (pages.claim_header(claim, self.bib, self.appraisal(formatter), self.urls, self._json_ld(claim),
                                        self._handout(claim, formatter))
                     + markdown + pages.claim_footer(claim, self._cite_this(claim, formatter),
                                                     pages.downloads_block(self._download_prefix(src, claim.slug),
