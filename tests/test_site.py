@@ -177,3 +177,38 @@ def test_evidence_tables_name_their_studies_through_the_formatters_memo(tmp_path
     assert site.page_markdown(src, "", Formatters(cdir)) == page and converted == []  # the next build
     monkeypatch.setattr(site, "appraisal", lambda formatter=None: Site.appraisal(site))  # no memo
     assert site.page_markdown(src, "", Formatters(cdir)) == page and converted  # worked out again
+
+
+def test_evidence_quotes_are_checked_again_only_when_a_quote_or_its_abstract_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What each evidence quote came to against its abstract is kept between checks by the
+    text of both: a check in which neither changed decodes no abstract and reports the same;
+    an edited quote is checked again."""
+    import shutil
+
+    from conftest import ROOTS
+
+    from evidencekb import bibliography as bibmod
+    from evidencekb.site import Project, Site
+
+    root = tmp_path / "claims"
+    shutil.copytree(ROOTS / "claims", root)
+    page = root / "docs" / "claims" / "band-stretch.md"
+    good = "Stretching did not change band stiffness in any trial."
+    page.write_text(page.read_text(encoding="utf-8").replace(good, good.replace("any", "every")), encoding="utf-8")
+    project, cdir = Project.from_config_file(root / "mkdocs.yml"), tmp_path / "cache"
+    first = Site.load(project, cdir).check()
+    assert [d.line for d in first if d.code == "evidence-misquote"] == [40]
+    real = bibmod.Entry.text
+
+    def text(self: bibmod.Entry, name: str) -> str:
+        assert name != "abstract", "decoded again"
+        return real(self, name)
+
+    monkeypatch.setattr(bibmod.Entry, "text", text)
+    assert Site.load(project, cdir).check() == first
+    page.write_text(page.read_text(encoding="utf-8").replace(good.replace("any", "every"), good), encoding="utf-8")
+    with pytest.raises(AssertionError, match="decoded again"):
+        Site.load(Project.from_config_file(root / "mkdocs.yml"), cdir).check()
+    monkeypatch.undo()
+    assert not [d for d in Site.load(project, cdir).check() if d.code == "evidence-misquote"]

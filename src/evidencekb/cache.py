@@ -58,13 +58,13 @@ def default_dir(root: Path) -> Path:
 
 def generation() -> str:
     """This version of the package, as the cache files it writes are named: ``format-``,
-    ``scans-`` and ``downloads-`` then this; a file of another version can never be read
+    ``scans-``, ``downloads-`` and ``quotes-`` then this; a file of another version can never be read
     again and is swept (:func:`sweep`)."""
     return hashlib.sha256(f"{VERSION}\0{code_hash()}".encode()).hexdigest()[:16]
 
 
 #: The files a build writes besides the library's, with the version they were written by.
-_VERSIONED = re.compile(r"(?:format|scans|downloads)-([0-9a-f]+)(?:-[0-9a-f]+)?\.json")
+_VERSIONED = re.compile(r"(?:format|scans|downloads|quotes)-([0-9a-f]+)(?:-[0-9a-f]+)?\.json")
 
 
 def sweep(folder: Path, keep: Iterable[Path] = ()) -> None:
@@ -402,8 +402,9 @@ class ScanCache:
 
 
 class TextMemo:
-    """Texts made from entries (the library downloads), by a key that names everything they
-    are made from, persisted between builds; only this build's keys are kept."""
+    """Texts made from entries (the library downloads; what evidence quotes came to), by a
+    key that names everything they are made from, persisted between builds; only this
+    build's keys are kept."""
 
     def __init__(self, cache_dir: Path | None, kind: str) -> None:
         self.path = cache_dir / f"{kind}-{generation()}.json" if cache_dir else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import grade, quotes
 from .bibliography import Bibliography
@@ -50,22 +51,36 @@ def check_claim_quotes(claims: Iterable[Claim], article: str, article_path: str)
     return out
 
 
-def check_evidence_quotes(claims: Iterable[Claim], bib: Bibliography) -> list[Diagnostic]:
+def check_evidence_quotes(claims: Iterable[Claim], bib: Bibliography, memo: Any = None) -> list[Diagnostic]:
+    """Each evidence quote against its entry's abstract. With ``memo`` (a
+    :class:`~evidencekb.cache.TextMemo`), what a quote and an abstract came to is kept by
+    their text, so that a build in which neither changed neither decodes the abstract nor
+    searches it again."""
+    import hashlib
+
     out = []
     for c in claims:
         for e in c.evidence:
             entry = bib.get(e.ref)
             if not e.quote or entry is None:
                 continue
-            abstract = entry.text("abstract")
-            if not abstract:
+
+            def outcome(quote: str = e.quote, entry: Any = entry) -> str | None:
+                """None: no abstract; "": found; else what the misquote message suggests."""
+                abstract = entry.text("abstract")
+                if not abstract:
+                    return None
+                return "" if quotes.find(quote, abstract) is not None else _nearest(quote, abstract)
+
+            key = hashlib.sha256(f"{e.quote}\0{entry.fields.get('abstract', '')}".encode("utf-8", "surrogatepass"))
+            found = outcome() if memo is None else memo.get(key.hexdigest(), outcome)
+            if found is None:
                 out.append(diag(c.path, e.quote_line or e.line, 1, "evidence-misquote",
                                 f"evidence quote for '{e.ref}' cannot be checked: the entry has no abstract field "
                                 f"({entry.path}:{entry.line}); add the abstract or drop the quote."))
-            elif quotes.find(e.quote, abstract) is None:
+            elif found:
                 out.append(diag(c.path, e.quote_line or e.line, 1, "evidence-misquote",
-                                f"evidence quote is not verbatim in the abstract of '{e.ref}'. "
-                                + _nearest(e.quote, abstract)))
+                                f"evidence quote is not verbatim in the abstract of '{e.ref}'. " + found))
     return out
 
 

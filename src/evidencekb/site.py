@@ -238,7 +238,11 @@ class Site:
 
             if self.article is not None:
                 out += checks.check_claim_quotes(self.claims, self.article, self.article_display)
-            out += checks.check_evidence_quotes(self.claims, self.bib)
+            from .cache import TextMemo
+
+            memo = TextMemo(self.cache_dir, "quotes")  # what each quote and abstract came to
+            out += checks.check_evidence_quotes(self.claims, self.bib, memo)
+            memo.save()
             for c in self.claims:
                 out += checks.check_appraisal(c, self.bib, self.rob, self.mcid)
                 path = self.log_path(c.slug)
