@@ -58,8 +58,8 @@ def default_dir(root: Path) -> Path:
 
 def generation() -> str:
     """This version of the package, as the cache files it writes are named: ``format-``,
-    ``scans-``, ``downloads-`` and ``quotes-`` then this; a file of another version can never be read
-    again and is swept (:func:`sweep`)."""
+    ``scans-``, ``downloads-`` and ``quotes-`` then this; a file of another version can
+    never be read again and is swept (:func:`sweep`)."""
     return hashlib.sha256(f"{VERSION}\0{code_hash()}".encode()).hexdigest()[:16]
 
 

@@ -6,12 +6,13 @@ both the build (any engine) and ``evidencekb check``: they cannot disagree.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import grade, quotes
-from .bibliography import Bibliography
+from .bibliography import Bibliography, Entry
 from .claims import Claim, Rating, split_front_matter
 from .diagnostics import Diagnostic, diag
 from .mcid import Mcid
@@ -56,24 +57,17 @@ def check_evidence_quotes(claims: Iterable[Claim], bib: Bibliography, memo: Any 
     :class:`~evidencekb.cache.TextMemo`), what a quote and an abstract came to is kept by
     their text, so that a build in which neither changed neither decodes the abstract nor
     searches it again."""
-    import hashlib
-
     out = []
     for c in claims:
         for e in c.evidence:
             entry = bib.get(e.ref)
             if not e.quote or entry is None:
                 continue
-
-            def outcome(quote: str = e.quote, entry: Any = entry) -> str | None:
-                """None: no abstract; "": found; else what the misquote message suggests."""
-                abstract = entry.text("abstract")
-                if not abstract:
-                    return None
-                return "" if quotes.find(quote, abstract) is not None else _nearest(quote, abstract)
-
-            key = hashlib.sha256(f"{e.quote}\0{entry.fields.get('abstract', '')}".encode("utf-8", "surrogatepass"))
-            found = outcome() if memo is None else memo.get(key.hexdigest(), outcome)
+            if memo is None:
+                found = _against_abstract(e.quote, entry)
+            else:
+                key = hashlib.sha256(f"{e.quote}\0{entry.fields.get('abstract', '')}".encode("utf-8", "surrogatepass"))
+                found = memo.get(key.hexdigest(), lambda q=e.quote, en=entry: _against_abstract(q, en))
             if found is None:
                 out.append(diag(c.path, e.quote_line or e.line, 1, "evidence-misquote",
                                 f"evidence quote for '{e.ref}' cannot be checked: the entry has no abstract field "
@@ -82,6 +76,15 @@ def check_evidence_quotes(claims: Iterable[Claim], bib: Bibliography, memo: Any 
                 out.append(diag(c.path, e.quote_line or e.line, 1, "evidence-misquote",
                                 f"evidence quote is not verbatim in the abstract of '{e.ref}'. " + found))
     return out
+
+
+def _against_abstract(quote: str, entry: Entry) -> str | None:
+    """A quote against its entry's abstract: None when there is no abstract, "" when the
+    quote is in it, else what the misquote message suggests."""
+    abstract = entry.text("abstract")
+    if not abstract:
+        return None
+    return "" if quotes.find(quote, abstract) is not None else _nearest(quote, abstract)
 
 
 def designs_of(c: Claim, bib: Bibliography) -> dict[str, str]:

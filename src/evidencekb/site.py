@@ -235,11 +235,10 @@ class Site:
                             "plugin options."))
         if self.claims:
             from . import checks
+            from .cache import TextMemo
 
             if self.article is not None:
                 out += checks.check_claim_quotes(self.claims, self.article, self.article_display)
-            from .cache import TextMemo
-
             memo = TextMemo(self.cache_dir, "quotes")  # what each quote and abstract came to
             out += checks.check_evidence_quotes(self.claims, self.bib, memo)
             memo.save()

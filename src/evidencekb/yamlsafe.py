@@ -52,16 +52,15 @@ _FastLoader: Any = None
 if yaml.__with_libyaml__:  # PyYAML built with libyaml (its wheels are)
     from yaml._yaml import CParser
 
-    class _FastLoader(_NoAliases, yaml.composer.Composer, CParser,  # type: ignore[no-redef]
-                      yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
-        """:class:`_Loader` with libyaml's scanner and parser under the same composer: the
-        same nodes, marks and refusals, read several times faster. A text it cannot read is
-        read again by :class:`_Loader`, whose messages are the ones reported."""
+    class _FastLoader(_NoAliases, yaml.composer.Composer, CParser, yaml.resolver.Resolver):  # type: ignore[no-redef]
+        """:class:`_Loader`'s composer over libyaml's scanner and parser (it only composes:
+        :func:`construct` builds the values): the same nodes, marks and refusals, read several
+        times faster. A text it cannot read is read again by :class:`_Loader`, whose messages
+        are the ones reported."""
 
         def __init__(self, stream: str) -> None:
             CParser.__init__(self, stream)
             yaml.composer.Composer.__init__(self)
-            yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
 
     _FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
