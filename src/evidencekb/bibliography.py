@@ -151,10 +151,13 @@ class Packed(NamedTuple):
     blob: bytes
     #: :attr:`Entry.problems`; None for an entry with parents, linted once their fields are in.
     problems: list[Diagnostic] | None
+    #: The blob's checksum, as :class:`LazyEntries` keeps it for a blob stored uncompressed.
+    checksum: bytes
 
     @classmethod
     def of(cls, e: Entry) -> Packed:
-        return cls(e.key, e.path, e.line, e.digest, _serialized(e), None if inherits(e) else e.problems)
+        blob = _serialized(e)
+        return cls(e.key, e.path, e.line, e.digest, blob, None if inherits(e) else e.problems, _checksum(blob))
 
 
 def inherits(e: Entry) -> bool:
@@ -269,14 +272,16 @@ class LazyEntries(Mapping[str, Entry]):
         try:
             items = entries.items() if isinstance(entries, Mapping) else ((e.key, e) for e in entries)
             for i, (k, e) in enumerate(items):
-                blob = e.blob if isinstance(e, Packed) else _serialized(e)
+                packed = isinstance(e, Packed)
+                blob = e.blob if packed else _serialized(e)
                 if out is None:
                     blob = zlib.compress(blob, 1)
                 write(blob)
                 self._pos[k] = i
                 self._offsets.append(self._offsets[-1] + len(blob))
                 self._digests += bytes.fromhex(e.digest)
-                self._sums += _checksum(blob)
+                # A packed entry's checksum was made where it was parsed (a worker), not here.
+                self._sums += e.checksum if packed and out is not None else _checksum(blob)  # type: ignore[union-attr]
                 self._lines.append(min(e.line, 0xFFFFFFFF))
                 self._path_ids.append(path_ids.setdefault(e.path, len(path_ids)))
             if out is not None:
