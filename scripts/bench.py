@@ -46,7 +46,7 @@ WORDS = ["the", "iliotibial", "band", "tension", "runners", "cyclists", "knee", 
 SURNAMES = ["Smith", "Jones", "Müller", "García", "Nguyen", "Rossi", "Kowalski", "O'Brien", "van", "der", "Berg", "Dupont", "Silva", "Kim", "Chen", "Fernández", "Ivanova", "Okafor", "Hansen", "Larsen", "Novak", "Popescu"]
 JOURNALS = ["Br J Sports Med", "Am J Sports Med", "J Orthop Sports Phys Ther", "Clin J Sport Med",
             "Sports Med", "Gait Posture", "J Biomech", "Scand J Med Sci Sports"]
-PLAIN_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc"]
+PLAIN_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc", "pymdownx.tabbed"]
 
 
 def _sentence(rng: random.Random, n: int = 14) -> str:

@@ -58,6 +58,32 @@ def test_reference_pages_exist_for_every_cited_entry(built_site: Path) -> None:
         assert (built_site / "references" / key / "index.html").exists() == (key in cited), key
 
 
+def test_reference_pages_hold_their_formatted_entries(built_site: Path) -> None:
+    """A generated page's formatted entries are put in as the page is written: each reference
+    page holds its entry in the site's style and, to copy, in every style; no page and no
+    search entry is left with a stand-in for one."""
+    from markupsafe import escape
+
+    from evidencekb.csl import Formatter
+    from evidencekb.site import Project, Site
+
+    site = Site.load(Project.from_config_file(ROOT / "mkdocs.yml"))
+    opts = site.project.options
+    stand_in = re.compile(r"ekblater[0-9a-f]{12}n[0-9]+z")
+    assert not stand_in.search((built_site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    for page in built_site.rglob("*.html"):
+        assert not stand_in.search(page.read_text(encoding="utf-8")), page
+    fmts = {s: Formatter(s) for s in opts.styles}
+    for key in sorted(site.cited_keys()):
+        page = (built_site / "references" / key / "index.html").read_text(encoding="utf-8")
+        entry = site.bib.entries[key]
+        assert f'<p class="ekb-formatted">{fmts[opts.style].format(entry).html}</p>' in page, key
+        for f in fmts.values():
+            assert f"<code>{escape(f.format(entry).text)}</code>" in page, key
+    listing = (built_site / "bibliography" / "index.html").read_text(encoding="utf-8")
+    assert all(fmts[opts.style].format(site.bib.entries[k]).html in listing for k in site.cited_keys())
+
+
 def test_article_is_reproduced_exactly() -> None:
     original = ORIGINAL_ARTICLE.read_text(encoding="utf-8")
     page = (ROOT / "docs" / "article.md").read_text(encoding="utf-8")

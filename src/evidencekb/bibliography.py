@@ -281,7 +281,7 @@ class LazyEntries(Mapping[str, Entry]):
                 self._offsets.append(self._offsets[-1] + len(blob))
                 self._digests += bytes.fromhex(e.digest)
                 # A packed entry's checksum was made where it was parsed (a worker), not here.
-                self._sums += e.checksum if packed and out is not None else _checksum(blob)  # type: ignore[union-attr]
+                self._sums += e.checksum if packed and out is not None else _checksum(blob)
                 self._lines.append(min(e.line, 0xFFFFFFFF))
                 self._path_ids.append(path_ids.setdefault(e.path, len(path_ids)))
             if out is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 import re
 import warnings
 from collections.abc import Iterable, Mapping
@@ -1006,8 +1007,8 @@ def prefetch(
     how many (entry, style) pairs go to the workers; the results are those of
     :meth:`Formatter.format`, which then finds them.
 
-    One pool serves every style, its tasks in the order given (the keys in the order pages
-    need them). With ``wait`` this returns when all are formatted; without, the build goes
+    One pool serves every style: the first job's keys in their order (the order pages need
+    them), then the other jobs' keys, a few of each in turn. With ``wait`` this returns when all are formatted; without, the build goes
     on while the workers format, and :meth:`Formatter.format` waits for an entry only when
     it needs it before its worker is done: call :meth:`Background.finish` (or ``close``)
     once the build no longer needs them.
@@ -1050,7 +1051,7 @@ class Background:
 
         self.formatters: dict[str, Formatter] = {}
         self.pending: set[tuple[str, str, str]] = set()
-        tasks: list[tuple[str, list[str]]] = []
+        chunked: list[list[tuple[str, list[str]]]] = []
         for f, todo in jobs:
             if f.background is not None:
                 f.background.close()  # an earlier build's, not finished
@@ -1059,7 +1060,8 @@ class Background:
             self.formatters[f.style.name] = f
             self.pending.update((f.style.name, key, digest) for key, digest in todo)
             keys = [key for key, _ in todo]
-            tasks += [(f.style.name, keys[i:i + CHUNK]) for i in range(0, len(keys), CHUNK)]
+            chunked.append([(f.style.name, keys[i:i + CHUNK]) for i in range(0, len(keys), CHUNK)])
+        tasks = task_order(chunked)
         _LIBRARY[:] = [entries]
         try:
             self._pool: Any = multiprocessing.get_context("fork").Pool(workers)
@@ -1110,6 +1112,15 @@ class Background:
         for f in self.formatters.values():
             if f.background is self:
                 f.background = None
+
+
+def task_order(chunked: list[list[Any]]) -> list[Any]:
+    """The tasks of several jobs (a list of tasks each) in the order workers take them: the
+    first job's (the entries pages cite, in the order they cite them), then the other jobs'
+    in turn, one of each: a page that shows its entry in every style needs them together."""
+    if not chunked:
+        return []
+    return chunked[0] + [t for row in itertools.zip_longest(*chunked[1:]) for t in row if t is not None]
 
 
 def _format_chunk(job: tuple[str, list[str]]) -> tuple[str, list[tuple[str, str, Formatted, tuple[str, ...]]]]:

@@ -26,7 +26,7 @@ import yaml
 
 from .claims import split_front_matter
 from .diagnostics import ORDER, Diagnostic, Severity
-from .pages import CLAIM_BOOST
+from .pages import CLAIM_BOOST, TABS_EXTENSION
 from .safe import front_matter
 from .site import Project, Site, config_loader, formatters
 
@@ -80,6 +80,9 @@ def _config(project: Project, claims: list[str]) -> dict[str, Any]:
             e = {name: conf}
         exts.append(e)
     exts.append({"evidencekb": ext_conf})
+    tabbed, settings = TABS_EXTENSION
+    if not any(e == tabbed or (isinstance(e, dict) and tabbed in e) for e in exts):
+        exts.append({tabbed: dict(settings)})  # generated pages' tabs of copyable references
     data["markdown_extensions"] = exts
     for key, asset in (("extra_css", "assets/evidencekb.css"), ("extra_javascript", "assets/evidencekb.js")):
         lst = list(data.get(key) or [])

@@ -12,6 +12,7 @@ engine does not rewrite links in raw HTML.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -24,6 +25,7 @@ from .bibliography import DESIGNS, Bibliography, Entry
 from .checks import computed_outcomes
 from .claims import POPULATION_WORDS, TOPICS, Claim, EvidenceItem
 from .csl import Formatted, Formatter
+from .later import Later
 from .mcid import Mcid
 from .render import author_short, identifier_links
 from .rob import RISK_LABELS, Judgement
@@ -418,6 +420,11 @@ def _pre(text: str, cls: str = "", accessed: str = "") -> Markup:
                   f"{escape(text)}</code></pre>")
 
 
+#: The Markdown extension that makes :func:`tabs` tabs, and its settings; added to a site's
+#: configuration that lacks it (without it, a page would show the tabs' slots as code).
+TABS_EXTENSION = ("pymdownx.tabbed", {"alternate_style": True})
+
+
 def tabs(texts: Mapping[str, str], accessed: str = "") -> str:
     """Tabs of copyable text (the theme's tabbed blocks; the text is in slots)."""
     out = []
@@ -502,8 +509,10 @@ def reference_page(entry: Entry, bib: Bibliography, claims: Sequence[Claim], for
     return "\n".join(out) + "\n"
 
 
-def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatter, ap: Appraisal, urls: Urls) -> str:
-    """All cited references, grouped by design, with a design filter."""
+def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatter, ap: Appraisal, urls: Urls,
+                      later: Later | None = None) -> str:
+    """All cited references, grouped by design, with a design filter. With ``later``, each
+    group's list (its entries formatted and in their order) is made when the page is written."""
     here = "bibliography.md"
     by_design: dict[str, list[Entry]] = {}
     for k in keys:
@@ -518,14 +527,18 @@ def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatt
                         "study design. Use the buttons to show one design only.</p>"
                         '<div class="ekb-filters" role="group" aria-label="Filter by design">'
                         + " ".join(buttons) + "</div>"))]
-    for d in order:
-        entries = sorted(by_design[d], key=lambda x: formatter.format(x).text.casefold())
+    def listed(group: list[str]) -> str:
+        entries = sorted((bib[k] for k in group), key=lambda x: formatter.format(x).text.casefold())
         # An entry with a page of its own is found by search there; listed here too, a large
         # library's section would pass the search index's limit (Zensical stops the build).
-        items = "".join(
+        return "".join(
             f"<li{' data-search-exclude' if ap.has_page(e.key) else ''}>{Markup(formatter.format(e).html)} "
             + (f'<a href="{escape(urls.rel(here, urls.reference(e.key)))}">Details</a>' if ap.has_page(e.key) else "")
             + "</li>" for e in entries)
+
+    for d in order:
+        group = [e.key for e in by_design[d]]  # keys: an entry is read again when listed, not kept
+        items = later.put(functools.partial(listed, group)) if later is not None else listed(group)
         out.append(f'<section class="ekb-design-group" data-design="{escape(d)}" markdown>')
         out += ["", f"## {DESIGN_LABELS.get(d, d) if d in DESIGN_LABELS else 'Design: ' + re.sub(r'[^A-Za-z0-9 -]', '', d)}",
                 block(Markup(f"<ul>{items}</ul>")), "</section>", ""]

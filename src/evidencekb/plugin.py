@@ -27,8 +27,9 @@ from . import cache
 from .config import EvidenceConfig
 from .csl import StyleError, get_style
 from .diagnostics import ORDER, Diagnostic, Severity, diag
+from .later import Later
 from .markdown_ext import CitationContext
-from .pages import CLAIM_BOOST
+from .pages import CLAIM_BOOST, TABS_EXTENSION
 from .site import Options, Project, Site, formatters
 
 log = get_plugin_logger(__name__)
@@ -46,6 +47,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.site: Site | None = None
         self.errors = 0
         self.formatter: Any = None
+        self.later: Later | None = None
 
     # --- configuration and loading ------------------------------------------------
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
@@ -63,11 +65,11 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.site = site = Site.load(project, cache_dir)
         self.errors = 0
         self._report(site.check())
-        # The entries this build lacks are formatted by worker processes. Generated pages hold
-        # formatted entries, so with them the build waits (on every core); without, it goes on
-        # while they are formatted: a page's citations need only names and years, and its
-        # formatted entries are put in when it is written (on_post_page), by when most are done.
-        site.prefetch(self.formatter, wait=opts.generate_pages)
+        # The entries this build lacks are formatted by worker processes while the build goes
+        # on: a page's citations need only names and years, and the formatted entries of a
+        # page, written or generated, are put in when it is written (on_page_context and
+        # on_post_page), by when most are done.
+        site.prefetch(self.formatter, wait=False)
         self.ctx = CitationContext(site.bib, opts.style, opts.references_title, reference_url=None)
         self.ctx.formatter = self.formatter(opts.style)
         self.ctx.deferred = True  # markup put into the written page by on_post_page
@@ -75,6 +77,10 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         config.copyright = site.footer(config.copyright or "")
         if "evidencekb" not in config.markdown_extensions:
             config.markdown_extensions.append("evidencekb")
+        name, settings = TABS_EXTENSION
+        if name not in config.markdown_extensions:  # generated pages' tabs of copyable references
+            config.markdown_extensions.append(name)
+            config.mdx_configs[name] = dict(settings)
         config.mdx_configs.setdefault("evidencekb", {})["context"] = self.ctx
         for asset in ASSETS:
             target = f"assets/{asset}"
@@ -132,7 +138,8 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
             if files.get_file_from_path(src) is None:
                 content = resources.files("evidencekb").joinpath(f"assets/{asset}").read_text(encoding="utf-8")
                 files.append(File.generated(config, src, content=content))
-        for src, content in self.site.generated(self.formatter).items():
+        self.later = Later()
+        for src, content in self.site.generated(self.formatter, self.later).items():
             if files.get_file_from_path(src) is None:
                 f = File.generated(config, src, content=content)
                 if src.startswith("references/"):
@@ -166,6 +173,12 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
                                f"{self.site.bib.suggest(k)}") for k in missing])
         self.ctx.page = None
         return html
+
+    @event_priority(100)  # before the search index reads the page
+    def on_page_context(self, context: Any, page: Page, config: MkDocsConfig, nav: Any) -> Any:
+        if self.later is not None and page.content:
+            page.content = self.later.fill(page.content)  # a generated page's formatted entries
+        return context
 
     @event_priority(100)  # before other plugins (minifiers) see the page
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str:

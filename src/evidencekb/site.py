@@ -327,7 +327,7 @@ class Site:
         shown = order + sorted(pages_.difference(cited))
         jobs = [(formatter(opts.style), shown)]
         if pages_:
-            paged = [k for k in shown if k in pages_]
+            paged = sorted(pages_)  # in the order the reference pages are written
             jobs += [(formatter(style), paged) for style in dict.fromkeys(opts.styles) if style != opts.style]
         return prefetch(jobs, self.bib.entries, wait=wait)
 
@@ -345,20 +345,22 @@ class Site:
             return frozenset(self.bib.entries)
         return frozenset(self.cited_keys())
 
-    def generated(self, formatter: Callable[[str], Any]) -> dict[str, str]:
-        """The pages and files the site stage adds to the docs: docs-relative path -> text."""
+    def generated(self, formatter: Callable[[str], Any], later: Any = None) -> dict[str, str]:
+        """The pages and files the site stage adds to the docs: docs-relative path -> text.
+        With ``later`` (a :class:`~evidencekb.later.Later`), the formatted entries of the
+        reference pages and the bibliography are tokens it fills when each page is written."""
         from . import pages
         opts = self.project.options
         out: dict[str, str] = {}
         if not opts.generate_pages:
             return out
         bib, ap, urls = self.bib, self.appraisal(formatter), self.urls
-        fmts = {s: formatter(s) for s in opts.styles}
+        fmts = {s: formatter(s) if later is None else later.formatter(formatter(s), bib.entries) for s in opts.styles}
         for key in sorted(ap.reference_pages or ()):
             out[urls.reference(key)] = pages.reference_page(bib.entries[key], bib, self.claims, fmts, ap, urls)
         cited = self.cited_keys()
         keys = [k for k in bib.entries if k in cited]
-        out["bibliography.md"] = pages.bibliography_page(keys, bib, formatter(opts.style), ap, urls)
+        out["bibliography.md"] = pages.bibliography_page(keys, bib, formatter(opts.style), ap, urls, later)
         out["evidence-map.md"] = pages.evidence_map_page(self.claims, bib, ap, urls)
         out["topics.md"] = pages.topics_page(self.claims, urls)
         out["changes.md"] = pages.changes_page(self.claims, urls)
