@@ -160,3 +160,71 @@ def test_a_site_without_the_tabs_extension_gets_it_for_its_reference_pages(tmp_p
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert "&lt;!--ekb:" not in text and 'class="tabbed-set tabbed-alternate"' in text, page
+
+
+def test_downloads_made_while_the_build_goes_on_are_those_made_here(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first build writes the library's downloads (BibTeX, CSL-JSON, RIS) from a forked
+    process while MkDocs reads the pages; they are the files a build makes in-process, and
+    the next build takes them from the cache without starting a process."""
+    from conftest import build_site
+
+    from evidencekb import site as sitemod
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("downloads are made in another process only where the platform forks")
+    monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 10**9)
+    here, _ = build_site(ROOTS / "claims", tmp_path / "here")
+    started: list[int] = []
+    real = sitemod._in_background
+
+    def counted(missing: list[tuple[str, str, list[str]]], entries: object) -> object:
+        future = real(missing, entries)  # type: ignore[arg-type]
+        started.append(len(missing) if future is not None else 0)
+        return future
+
+    monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 1)
+    monkeypatch.setattr(sitemod, "_in_background", counted)
+    root = tmp_path / "there"
+    there, _ = build_site(ROOTS / "claims", root)
+    assert started and started[0] > 1  # the library's downloads and each claim's
+    made = sorted(p.relative_to(here) for p in (here / "downloads").rglob("*.*"))
+    assert len(made) == 3 * started[0]
+    for p in made:
+        assert (here / p).read_bytes() == (there / p).read_bytes(), p
+    # Built again where the cache is: nothing to make, no process started.
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    started.clear()
+    work = root / "claims"
+    old = Path.cwd()
+    try:
+        import os
+
+        os.chdir(work)
+        build(load_config(str(work / "mkdocs.yml"), site_dir=str(tmp_path / "again")))
+    finally:
+        os.chdir(old)
+    assert started == [0]
+    for p in made:
+        assert (tmp_path / "again" / p).read_bytes() == (here / p).read_bytes(), p
+
+
+def test_a_file_made_later_is_made_once_when_first_read(tmp_path: Path) -> None:
+    from mkdocs.config.defaults import MkDocsConfig
+
+    from evidencekb.plugin import _MadeLater
+
+    config = MkDocsConfig()
+    config.load_dict({"site_name": "x", "docs_dir": str(tmp_path / "docs"), "site_dir": str(tmp_path / "site")})
+    (tmp_path / "docs").mkdir()
+    assert not config.validate()[0]
+    config.plugins._current_plugin = "evidencekb"  # as while the plugin's on_files runs
+    calls: list[int] = []
+    f = _MadeLater.of(config, "downloads/x.bib", lambda: calls.append(1) or "@misc{a}\n")
+    assert calls == [] and f.is_modified()
+    assert calls == [1]  # is_modified reads the content: made now, once
+    assert f.content_string == "@misc{a}\n" and f.content_bytes == b"@misc{a}\n" and calls == [1]
+    f.copy_file()
+    assert (tmp_path / "site" / "downloads" / "x.bib").read_text() == "@misc{a}\n" and calls == [1]

@@ -13,7 +13,7 @@ from .claims import Claim
 from .csl import csl_json_item as _csl_json
 from .csl import to_plain_csl
 
-__all__ = ["to_bibtex", "to_csl_json", "to_ris", "RATING", "claim_review", "page_entry"]
+__all__ = ["to_bibtex", "to_csl_json", "to_ris", "downloads", "download_paths", "RATING", "claim_review", "page_entry"]
 
 _RIS_TYPES = {"article": "JOUR", "book": "BOOK", "incollection": "CHAP", "inbook": "CHAP",
               "inproceedings": "CPAPER", "phdthesis": "THES", "mastersthesis": "THES", "techreport": "RPRT",
@@ -26,6 +26,17 @@ def to_bibtex(entries: Iterable[Entry]) -> str:
     # A child's inherited fields are written into it, so it needs no crossref or xdata parent.
     return entries_text((e.type, e.key, {k: v for k, v in e.fields.items()
                                          if not (e.inherited and k in ("crossref", "xdata"))}) for e in entries)
+
+
+def download_paths(stem: str) -> list[str]:
+    """The files :func:`downloads` makes for ``stem``."""
+    return [stem + ".bib", stem + ".json", stem + ".ris"]
+
+
+def downloads(stem: str, entries: list[Entry]) -> dict[str, str]:
+    """The entries as files to download: BibTeX, CSL-JSON and RIS, at ``stem`` plus their suffix."""
+    bib, json_, ris = download_paths(stem)
+    return {bib: to_bibtex(entries), json_: to_csl_json(entries), ris: to_ris(entries)}
 
 
 def to_csl_json(entries: Iterable[Entry]) -> str:

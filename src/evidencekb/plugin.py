@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,31 @@ log = get_plugin_logger(__name__)
 ASSETS = ("evidencekb.css", "evidencekb.js")
 #: Warnings of one code printed by a build before the rest are counted (check lists them all).
 WARNINGS_SHOWN = 10
+
+
+class _MadeLater(File):
+    """A generated file whose text is made when MkDocs first reads it (a download being made
+    by another process while the build goes on)."""
+
+    _make: Callable[[], str] | None = None
+    _made: str | bytes | None = None
+
+    @classmethod
+    def of(cls, config: MkDocsConfig, src: str, make: Callable[[], str]) -> _MadeLater:
+        f = cls.generated(config, src, content="")
+        assert isinstance(f, cls)
+        f._make = make
+        return f
+
+    @property
+    def _content(self) -> str | bytes | None:
+        if self._make is not None:
+            self._made, self._make = self._make(), None
+        return self._made
+
+    @_content.setter
+    def _content(self, value: str | bytes | None) -> None:
+        self._made, self._make = value, None
 
 
 class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-call]
@@ -141,7 +167,8 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.later = Later()
         for src, content in self.site.generated(self.formatter, self.later).items():
             if files.get_file_from_path(src) is None:
-                f = File.generated(config, src, content=content)
+                f = (_MadeLater.of(config, src, content) if callable(content)
+                     else File.generated(config, src, content=content))
                 if src.startswith("references/"):
                     f.inclusion = InclusionLevel.NOT_IN_NAV
                 files.append(f)
@@ -199,6 +226,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
     def on_post_build(self, config: MkDocsConfig) -> None:
         assert self.site is not None
         self.formatter.save(self.site.bib.entries)
+        self.site.save_downloads()
         out = Path(config.site_dir) / "claims.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".json.tmp")

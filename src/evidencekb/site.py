@@ -345,13 +345,15 @@ class Site:
             return frozenset(self.bib.entries)
         return frozenset(self.cited_keys())
 
-    def generated(self, formatter: Callable[[str], Any], later: Any = None) -> dict[str, str]:
+    def generated(self, formatter: Callable[[str], Any], later: Any = None) -> dict[str, Any]:
         """The pages and files the site stage adds to the docs: docs-relative path -> text.
         With ``later`` (a :class:`~evidencekb.later.Later`), the formatted entries of the
-        reference pages and the bibliography are tokens it fills when each page is written."""
+        reference pages and the bibliography are tokens it fills when each page is written,
+        and a download the cache lacks is made while the build goes on: its text is a
+        function that gives it (see :meth:`_downloads`)."""
         from . import pages
         opts = self.project.options
-        out: dict[str, str] = {}
+        out: dict[str, Any] = {}
         if not opts.generate_pages:
             return out
         bib, ap, urls = self.bib, self.appraisal(formatter), self.urls
@@ -366,31 +368,56 @@ class Site:
         out["changes.md"] = pages.changes_page(self.claims, urls)
         out["codes.md"] = pages.codes_page()
         out["searches.md"] = pages.search_record_page(self.claims, ap, urls)
-        from .cache import TextMemo
-
-        memo = TextMemo(self.cache_dir, "downloads")
-        out.update(self._downloads(keys, "downloads/references", memo))
+        wanted = [("downloads/references", keys)]
         for c in self.claims:
-            refs = [k for k in dict.fromkeys(it.ref for it in c.evidence) if k in bib.entries]
-            out.update(self._downloads(refs, f"downloads/claims/{c.slug}", memo))
-        memo.save()
+            wanted.append((f"downloads/claims/{c.slug}",
+                           [k for k in dict.fromkeys(it.ref for it in c.evidence) if k in bib.entries]))
+        out.update(self._downloads(wanted, background=later is not None))
         return out
 
-    def _downloads(self, keys: list[str], stem: str, memo: Any) -> dict[str, str]:
-        """The entries as BibTeX, CSL-JSON and RIS files; made again only when an entry changed
-        (the key names every entry's hash, which a warm build reads without unpacking it)."""
+    def _downloads(self, wanted: list[tuple[str, list[str]]], background: bool = False) -> dict[str, Any]:
+        """For each (stem, keys), the entries as BibTeX, CSL-JSON and RIS files; made again only
+        when an entry changed (the key names every entry's hash, which a warm build reads
+        without unpacking it). With ``background``, what must be made is made by a forked
+        process while the build goes on, and a file's text is a function that gives it
+        (waiting for that process): call :meth:`save_downloads` once the build has them."""
         from . import exports
+        from .cache import TextMemo
+
+        memo = self._downloads_memo = TextMemo(self.cache_dir, "downloads")
         entries = self.bib.entries
         digest = (entries.digest if isinstance(entries, bibmod.LazyEntries) else lambda k: entries[k].digest)
-        key = hashlib.sha256("\0".join([stem, *(f"{k}\1{digest(k)}" for k in keys)]).encode()).hexdigest()
+        out: dict[str, Any] = {}
+        missing: list[tuple[str, str, list[str]]] = []  # (memo key, stem, keys)
+        for stem, keys in wanted:
+            key = hashlib.sha256("\0".join([stem, *(f"{k}\1{digest(k)}" for k in keys)]).encode()).hexdigest()
+            made = memo.data.get(key)
+            if made is None:
+                missing.append((key, stem, keys))
+                continue
+            memo.get(key, dict)  # kept for the next build
+            out.update({str(k): str(v) for k, v in made.items()})
+        later = _in_background(missing, entries) if background else None
+        if later is None:
+            for key, stem, keys in missing:
+                made = memo.get(key, lambda stem=stem, keys=keys: exports.downloads(stem, [entries[k] for k in keys]))
+                out.update({str(k): str(v) for k, v in made.items()})
+            if not background:
+                self.save_downloads()
+            return out
 
-        def make() -> dict[str, str]:
-            chosen = [entries[k] for k in keys]
-            return {stem + ".bib": exports.to_bibtex(chosen), stem + ".json": exports.to_csl_json(chosen),
-                    stem + ".ris": exports.to_ris(chosen)}
+        def text(key: str, stem: str, path: str) -> Callable[[], str]:
+            return lambda: str(memo.get(key, lambda: later.result()[stem])[path])
 
-        made = memo.get(key, make)
-        return {str(k): str(v) for k, v in made.items()}
+        for key, stem, _ in missing:
+            out.update({path: text(key, stem, path) for path in exports.download_paths(stem)})
+        return out
+
+    def save_downloads(self) -> None:
+        """Keep the downloads made in this build for the next (see :meth:`_downloads`)."""
+        memo = getattr(self, "_downloads_memo", None)
+        if memo is not None:
+            memo.save()
 
     def claims_json(self, formatter: Callable[[str], Any]) -> str:
         from . import pages
@@ -537,6 +564,42 @@ class Formatters:
         for f in self._made.values():
             if f.background is not None:
                 f.background.close()
+
+
+#: Fewer entries than this to put in downloads are written out in the building process.
+DOWNLOADS_IN_BACKGROUND = 64
+#: The library a downloads process reads its entries from (set before it forks).
+_DOWNLOADS_LIBRARY: list[Mapping[str, bibmod.Entry]] = []
+
+
+def _make_downloads(wanted: list[tuple[str, list[str]]]) -> dict[str, dict[str, str]]:
+    from . import exports
+
+    entries = _DOWNLOADS_LIBRARY[0]
+    return {stem: exports.downloads(stem, [entries[k] for k in keys]) for stem, keys in wanted}
+
+
+def _in_background(missing: list[tuple[str, str, list[str]]], entries: Mapping[str, bibmod.Entry]) -> Any:
+    """A future of :func:`_make_downloads` for the ``missing`` downloads, made by a process
+    forked now (it reads the entries itself, from the library's cache file or its copy of
+    this process's memory); None for a few entries, or where processes are not forked."""
+    import sys
+
+    if sum(len(keys) for _, _, keys in missing) < DOWNLOADS_IN_BACKGROUND or not sys.platform.startswith("linux"):
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _DOWNLOADS_LIBRARY[:] = [entries]
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        future = pool.submit(_make_downloads, [(stem, keys) for _, stem, keys in missing])  # forks here
+    except OSError:  # no process could be started: made here
+        return None
+    finally:
+        _DOWNLOADS_LIBRARY.clear()
+    pool.shutdown(wait=False)  # the process ends once it has sent its result
+    return future
 
 
 #: Formatters by cache folder, kept between the builds of one process (``serve``).
