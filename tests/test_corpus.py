@@ -174,3 +174,44 @@ def test_ama_html_equals_pandoc_wherever_the_text_does(name: str) -> None:
             differ.append((key, make_golden.markup(out.html), markup[key]))
     assert compared >= 0.7 * len(expected)
     assert differ == [], "\n".join(map(repr, differ))
+
+
+def test_short_names_read_only_the_name_fields_and_name_as_the_full_conversion_does() -> None:
+    """The names a citation shows are read from the name fields alone (a first build names
+    every cited entry before it is formatted): for every entry of the real libraries, this
+    project's and the hostile test library, they are the names of its whole CSL-JSON."""
+    from evidencekb.csl import _names_of, short_names, to_csl
+
+    libraries = [library(name) for name in sorted(CORPORA)]
+    libraries.append(load(sorted((ROOT / "references").glob("*.bib")), ROOT))
+    libraries += [load(sorted(p.glob("*.bib")), ROOT) for p in sorted((ROOT / "tests" / "roots").glob("*/references"))]
+    checked = 0
+    for bib in libraries:
+        for e in bib.entries.values():
+            assert short_names(e) == _names_of(to_csl(e)), e.key
+            checked += 1
+    assert checked > 2_000
+
+
+def test_short_names_agree_with_the_full_conversion_on_any_name_fields() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from evidencekb.bibliography import Entry
+    from evidencekb.csl import _names_of, short_names, to_csl
+
+    names = st.sampled_from(["", " ", "\ue001", "van der Berg, Ann", "{World Health Organization}", "Smith, J. and others",
+                             "Y. Alavi et al.", "de la Cruz, M. and O'Neil, P. and Li, X. and Wu, Y.", "{\\'E}mile Zola",
+                             "\ue002Ng, K.", "and", "Doe, {J}ohn and {\\relax Ch}ristensen, A."])
+    optional = st.sampled_from(["", "useprefix=true", "useprefix", "useprefix=false", "\ue003", "url=false, useprefix=true"])
+    kinds = st.sampled_from(["", "director", "Director", "editor", "{director}", "\ue004"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(author=names, editor=names, options=optional, editortype=kinds, type_=st.sampled_from(["article", "book", "periodical"]))
+    def check(author: str, editor: str, options: str, editortype: str, type_: str) -> None:
+        fields = {k: v for k, v in (("author", author), ("editor", editor), ("options", options),
+                                    ("editortype", editortype), ("title", "A title")) if v}
+        e = Entry("k", type_, fields, "x.bib", 1, "", {})
+        assert short_names(e) == _names_of(to_csl(e))
+
+    check()

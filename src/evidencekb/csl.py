@@ -423,8 +423,22 @@ def to_plain_csl(entry: Entry) -> dict[str, Any]:
 
 def short_names(entry: Entry) -> tuple[str, ...]:
     """The family names (or literal names) of the first authors, else editors: one or
-    two of them, or three meaning "the first, et al."; empty when there are none."""
-    return _names_of(to_csl(entry))
+    two of them, or three meaning "the first, et al."; empty when there are none.
+
+    What ``_names_of(to_csl(entry))`` gives, reading only the fields it needs: a first build
+    names every cited entry in the building process, before its worker has formatted it."""
+    fields = entry.fields
+
+    def field(name: str) -> str:
+        return _PRIVATE.sub("", fields[name]) if fields.get(name) else ""
+
+    # (biblatex's useprefix option moves a particle between CSL's two kinds; the family
+    # name, which is what is read here, is the same either way.)
+    author, editor = field("author"), field("editor")
+    names = _names(author) if author else []
+    if not names and editor and latex.decode(field("editortype")).lower() != "director":
+        names = _names(editor)
+    return _names_of({"author": names})
 
 
 def _names_of(item: dict[str, Any]) -> tuple[str, ...]:
