@@ -435,7 +435,7 @@ def short_names(entry: Entry) -> tuple[str, ...]:
     # (biblatex's useprefix option moves a particle between CSL's two kinds; the family
     # name, which is what is read here, is the same either way.)
     author, editor = field("author"), field("editor")
-    names = _names(author) if author else []
+    names = _names(author)
     if not names and editor and latex.decode(field("editortype")).lower() != "director":
         names = _names(editor)
     return _names_of({"author": names})
