@@ -528,13 +528,15 @@ def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatt
                         '<div class="ekb-filters" role="group" aria-label="Filter by design">'
                         + " ".join(buttons) + "</div>"))]
     def listed(group: list[str]) -> str:
-        entries = sorted((bib[k] for k in group), key=lambda x: formatter.format(x).text.casefold())
+        # Each entry is read when it is needed, not all held at once: made as the page is
+        # written, the list is made when the build holds the most.
+        keys = sorted(group, key=lambda k: formatter.format(bib[k]).text.casefold())
         # An entry with a page of its own is found by search there; listed here too, a large
         # library's section would pass the search index's limit (Zensical stops the build).
         return "".join(
-            f"<li{' data-search-exclude' if ap.has_page(e.key) else ''}>{Markup(formatter.format(e).html)} "
-            + (f'<a href="{escape(urls.rel(here, urls.reference(e.key)))}">Details</a>' if ap.has_page(e.key) else "")
-            + "</li>" for e in entries)
+            f"<li{' data-search-exclude' if ap.has_page(k) else ''}>{Markup(formatter.format(bib[k]).html)} "
+            + (f'<a href="{escape(urls.rel(here, urls.reference(k)))}">Details</a>' if ap.has_page(k) else "")
+            + "</li>" for k in keys)
 
     for d in order:
         group = [e.key for e in by_design[d]]  # keys: an entry is read again when listed, not kept
