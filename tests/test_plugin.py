@@ -228,3 +228,25 @@ def test_a_file_made_later_is_made_once_when_first_read(tmp_path: Path) -> None:
     assert f.content_string == "@misc{a}\n" and f.content_bytes == b"@misc{a}\n" and calls == [1]
     f.copy_file()
     assert (tmp_path / "site" / "downloads" / "x.bib").read_text() == "@misc{a}\n" and calls == [1]
+
+
+def test_downloads_whose_process_fails_are_made_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import build_site
+
+    from evidencekb import site as sitemod
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("downloads are made in another process only where the platform forks")
+    monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 10**9)
+    here, _ = build_site(ROOTS / "claims", tmp_path / "here")
+
+    def fails(wanted: object) -> object:
+        raise RuntimeError("the process that makes the downloads failed")
+
+    monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 1)
+    monkeypatch.setattr(sitemod, "_make_downloads", fails)
+    there, _ = build_site(ROOTS / "claims", tmp_path / "there")
+    made = sorted(p.relative_to(here) for p in (here / "downloads").rglob("*.*"))
+    assert made and made == sorted(p.relative_to(there) for p in (there / "downloads").rglob("*.*"))
+    for p in made:
+        assert (here / p).read_bytes() == (there / p).read_bytes(), p

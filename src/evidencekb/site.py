@@ -406,11 +406,17 @@ class Site:
                 self.save_downloads()
             return out
 
-        def text(key: str, stem: str, path: str) -> Callable[[], str]:
-            return lambda: str(memo.get(key, lambda: later.result()[stem])[path])
+        def from_process(stem: str, keys: list[str]) -> dict[str, str]:
+            try:
+                return later.result()[stem]  # type: ignore[no-any-return]
+            except Exception:  # the process failed: made here, where an error shows
+                return exports.downloads(stem, [entries[k] for k in keys])
 
-        for key, stem, _ in missing:
-            out.update({path: text(key, stem, path) for path in exports.download_paths(stem)})
+        def text(key: str, stem: str, keys: list[str], path: str) -> Callable[[], str]:
+            return lambda: str(memo.get(key, lambda: from_process(stem, keys))[path])
+
+        for key, stem, keys in missing:
+            out.update({path: text(key, stem, keys, path) for path in exports.download_paths(stem)})
         return out
 
     def save_downloads(self) -> None:
