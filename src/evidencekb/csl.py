@@ -1022,10 +1022,11 @@ def prefetch(
     :meth:`Formatter.format`, which then finds them.
 
     One pool serves every style: the first job's keys in their order (the order pages need
-    them), then the other jobs' keys, a few of each in turn. With ``wait`` this returns when all are formatted; without, the build goes
-    on while the workers format, and :meth:`Formatter.format` waits for an entry only when
-    it needs it before its worker is done: call :meth:`Background.finish` (or ``close``)
-    once the build no longer needs them.
+    them), then the other jobs' keys, a few of each in turn (:func:`task_order`). With
+    ``wait`` this returns when all are formatted; without, the build goes on while the
+    workers format, and :meth:`Formatter.format` waits for an entry only when it needs it
+    before its worker is done: call :meth:`Background.finish` (or ``close``) once the build
+    no longer needs them.
 
     Uses forked worker processes where the platform forks (Linux); elsewhere, or for a few
     entries, formats in this process as it goes."""

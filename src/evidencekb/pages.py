@@ -514,10 +514,9 @@ def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatt
     """All cited references, grouped by design, with a design filter. With ``later``, each
     group's list (its entries formatted and in their order) is made when the page is written."""
     here = "bibliography.md"
-    by_design: dict[str, list[Entry]] = {}
+    by_design: dict[str, list[str]] = {}  # keys: an entry is read again when listed, not kept
     for k in keys:
-        entry = bib[k]
-        by_design.setdefault(entry.design or "unknown", []).append(entry)
+        by_design.setdefault(bib[k].design or "unknown", []).append(k)
     order = [d for d in DESIGNS if d in by_design] + [d for d in by_design if d not in DESIGNS]
     buttons = ['<button type="button" class="md-button ekb-filter" data-design="all" aria-pressed="true">All</button>']
     for d in order:
@@ -539,8 +538,7 @@ def bibliography_page(keys: Sequence[str], bib: Bibliography, formatter: Formatt
             + "</li>" for k in keys)
 
     for d in order:
-        group = [e.key for e in by_design[d]]  # keys: an entry is read again when listed, not kept
-        items = later.put(functools.partial(listed, group)) if later is not None else listed(group)
+        items = later.put(functools.partial(listed, by_design[d])) if later is not None else listed(by_design[d])
         out.append(f'<section class="ekb-design-group" data-design="{escape(d)}" markdown>')
         out += ["", f"## {DESIGN_LABELS.get(d, d) if d in DESIGN_LABELS else 'Design: ' + re.sub(r'[^A-Za-z0-9 -]', '', d)}",
                 block(Markup(f"<ul>{items}</ul>")), "</section>", ""]

@@ -400,7 +400,7 @@ class Site:
         later = _in_background(missing, entries) if background else None
         if later is None:
             for key, stem, keys in missing:
-                made = memo.get(key, lambda stem=stem, keys=keys: exports.downloads(stem, [entries[k] for k in keys]))
+                made = memo.get(key, lambda stem=stem, keys=keys: _download_files(entries, stem, keys))
                 out.update({str(k): str(v) for k, v in made.items()})
             if not background:
                 self.save_downloads()
@@ -410,7 +410,7 @@ class Site:
             try:
                 return later.result()[stem]  # type: ignore[no-any-return]
             except Exception:  # the process failed: made here, where an error shows
-                return exports.downloads(stem, [entries[k] for k in keys])
+                return _download_files(entries, stem, keys)
 
         def text(key: str, stem: str, keys: list[str], path: str) -> Callable[[], str]:
             return lambda: str(memo.get(key, lambda: from_process(stem, keys))[path])
@@ -578,11 +578,14 @@ DOWNLOADS_IN_BACKGROUND = 64
 _DOWNLOADS_LIBRARY: list[Mapping[str, bibmod.Entry]] = []
 
 
-def _make_downloads(wanted: list[tuple[str, list[str]]]) -> dict[str, dict[str, str]]:
+def _download_files(entries: Mapping[str, bibmod.Entry], stem: str, keys: list[str]) -> dict[str, str]:
     from . import exports
 
-    entries = _DOWNLOADS_LIBRARY[0]
-    return {stem: exports.downloads(stem, [entries[k] for k in keys]) for stem, keys in wanted}
+    return exports.downloads(stem, [entries[k] for k in keys])
+
+
+def _make_downloads(wanted: list[tuple[str, list[str]]]) -> dict[str, dict[str, str]]:
+    return {stem: _download_files(_DOWNLOADS_LIBRARY[0], stem, keys) for stem, keys in wanted}
 
 
 def _in_background(missing: list[tuple[str, str, list[str]]], entries: Mapping[str, bibmod.Entry]) -> Any:
