@@ -374,11 +374,13 @@ def test_a_library_parsed_again_sweeps_what_other_versions_wrote(tmp_path: Path)
     cdir.mkdir(parents=True)
     for name in stale + kept:
         (cdir / name).write_text("{}", encoding="utf-8")
-    (cdir / "zensical").mkdir()
+    for name in ("zensical", f"downloads-{other}", f"downloads-{now}", f"format-{other}"):
+        (cdir / name).mkdir()
+        (cdir / name / f"{'e' * 64}.bib").write_text("@misc{x}\n", encoding="utf-8")
     cache.load_library([bib_path], tmp_path, cdir)
     left = {p.name for p in cdir.iterdir()}
-    assert not left & set(stale)
-    assert set(kept) | {"zensical"} <= left
+    assert not left & {*stale, f"downloads-{other}"}  # another version's downloads folder goes
+    assert set(kept) | {"zensical", f"downloads-{now}", f"format-{other}"} <= left
     assert len([n for n in left if n.startswith("library-")]) == 2  # this library's index and entries
 
 
@@ -602,3 +604,50 @@ def test_a_cache_write_that_fails_leaves_nothing_and_the_build_goes_on(tmp_path:
     cache._write_lines(target, [["old"]])
     cache._write_body(target, lines())
     assert list(tmp_path.iterdir()) == [target] and list(cache._read_lines(target) or []) == [["old"]]
+
+
+def test_kept_files_are_given_as_files_and_made_again_when_damaged(tmp_path: Path) -> None:
+    """The downloads are kept as files named by the hash of their bytes: the next build gets
+    the files (to copy, never read into memory), but not a file changed since, nor a key
+    another build did not keep."""
+    texts = {"downloads/references.bib": "@misc{a,\n  title = {Ä}\n}\n", "downloads/references.ris": "TY  - GEN\n"}
+    memo = cache.FileMemo(tmp_path, "downloads")
+    assert memo.files("k1") is None
+    files = memo.put("k1", texts)
+    assert files is not None and set(files) == set(texts)
+    for path, text in texts.items():
+        assert files[path].read_text(encoding="utf-8") == text
+        assert files[path].parent == tmp_path / f"downloads-{cache.generation()}"
+        assert files[path].suffix == Path(path).suffix
+    memo.save()
+    again = cache.FileMemo(tmp_path, "downloads")
+    assert again.files("k1") == files and again.files("k2") is None
+    files["downloads/references.ris"].write_text("TY  - JOUR\n", encoding="utf-8")  # damaged, or edited by hand
+    assert cache.FileMemo(tmp_path, "downloads").files("k1") is None
+    files["downloads/references.ris"].unlink()
+    assert cache.FileMemo(tmp_path, "downloads").files("k1") is None
+
+
+def test_kept_files_no_build_names_are_removed(tmp_path: Path) -> None:
+    memo = cache.FileMemo(tmp_path, "downloads")
+    old = memo.put("old", {"a.bib": "@misc{old}\n"})
+    shared = memo.put("shared", {"b.bib": "@misc{same}\n"})
+    memo.save()
+    assert old is not None and shared is not None
+    (memo.dir / ".tmp-left-by-a-crash").write_text("x")  # type: ignore[operator]
+    nxt = cache.FileMemo(tmp_path, "downloads")
+    assert nxt.files("shared") == shared
+    new = nxt.put("new", {"c.bib": "@misc{same}\n"})  # the same bytes: the same file
+    assert new is not None and new["c.bib"] == shared["b.bib"]
+    nxt.save()
+    assert sorted(memo.dir.iterdir()) == [shared["b.bib"]]  # type: ignore[union-attr]
+    last = cache.FileMemo(tmp_path, "downloads")
+    assert last.files("old") is None and last.files("new") == {"c.bib": shared["b.bib"]}
+
+
+def test_files_that_cannot_be_kept_are_none(tmp_path: Path) -> None:
+    assert cache.FileMemo(None, "downloads").put("k", {"a.bib": "x"}) is None
+    (tmp_path / f"downloads-{cache.generation()}").write_text("a file where the folder goes")
+    memo = cache.FileMemo(tmp_path, "downloads")
+    assert memo.put("k", {"a.bib": "x"}) is None and memo.files("k") is None
+    memo.save()  # nothing to prune, nothing raised

@@ -178,8 +178,8 @@ def test_downloads_made_while_the_build_goes_on_are_those_made_here(tmp_path: Pa
     started: list[int] = []
     real = sitemod._in_background
 
-    def counted(missing: list[tuple[str, str, list[str]]], entries: object) -> object:
-        future = real(missing, entries)  # type: ignore[arg-type]
+    def counted(missing: list[tuple[str, str, list[str]]], entries: object, cache_dir: Path) -> object:
+        future = real(missing, entries, cache_dir)  # type: ignore[arg-type]
         started.append(len(missing) if future is not None else 0)
         return future
 
@@ -209,6 +209,9 @@ def test_downloads_made_while_the_build_goes_on_are_those_made_here(tmp_path: Pa
     assert started == [0]
     for p in made:
         assert (tmp_path / "again" / p).read_bytes() == (here / p).read_bytes(), p
+    # ... copied from the files the cache keeps, one for each distinct download.
+    kept = {f.read_bytes() for f in (work / ".cache" / "evidencekb").glob("downloads-*/*")}
+    assert kept == {(here / p).read_bytes() for p in made}
 
 
 def test_a_file_made_later_is_made_once_when_first_read(tmp_path: Path) -> None:
@@ -228,6 +231,14 @@ def test_a_file_made_later_is_made_once_when_first_read(tmp_path: Path) -> None:
     assert f.content_string == "@misc{a}\n" and f.content_bytes == b"@misc{a}\n" and calls == [1]
     f.copy_file()
     assert (tmp_path / "site" / "downloads" / "x.bib").read_text() == "@misc{a}\n" and calls == [1]
+    # Made as a file (kept in the cache): copied from there.
+    kept = tmp_path / "kept.ris"
+    kept.write_bytes(b"TY  - GEN\r\nER  - \r\n")
+    g = _MadeLater.of(config, "downloads/x.ris", lambda: calls.append(2) or kept)
+    assert g.is_modified() and calls == [1, 2] and g.abs_src_path == str(kept)
+    assert g.content_bytes == kept.read_bytes() and calls == [1, 2]
+    g.copy_file()
+    assert (tmp_path / "site" / "downloads" / "x.ris").read_bytes() == kept.read_bytes()
 
 
 def test_downloads_whose_process_fails_are_made_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,7 +251,7 @@ def test_downloads_whose_process_fails_are_made_here(tmp_path: Path, monkeypatch
     monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 10**9)
     here, _ = build_site(ROOTS / "claims", tmp_path / "here")
 
-    def fails(wanted: object) -> object:
+    def fails(missing: object, cache_dir: object) -> object:
         raise RuntimeError("the process that makes the downloads failed")
 
     monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 1)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
@@ -65,12 +66,14 @@ def generation() -> str:
 
 #: The files a build writes besides the library's, with the version they were written by.
 _VERSIONED = re.compile(r"(?:format|scans|downloads|quotes)-([0-9a-f]+)(?:-[0-9a-f]+)?\.json")
+#: The folders of files a build keeps (:class:`FileMemo`), with the version that wrote them.
+_VERSIONED_DIR = re.compile(r"downloads-([0-9a-f]+)")
 
 
 def sweep(folder: Path, keep: Iterable[Path] = ()) -> None:
     """Remove the cache files no build of this version reads: another library's index and
     entries (all ``library-*`` but ``keep``), and what another version of the package
-    formatted and scanned. Run when the library is parsed again, which a new version or an
+    formatted, scanned and made (a folder of downloads too). Run when the library is parsed again, which a new version or an
     edited library always causes: a cache kept between CI runs does not grow with every
     release or edit. The files of this version stay, whatever style or site wrote them."""
     kept, now = set(keep), generation()
@@ -82,10 +85,12 @@ def sweep(folder: Path, keep: Iterable[Path] = ()) -> None:
         if old.name.startswith("library-"):
             stale = old not in kept
         else:
-            version = _VERSIONED.fullmatch(old.name)
+            version = _VERSIONED.fullmatch(old.name) or _VERSIONED_DIR.fullmatch(old.name)
             stale = version is not None and version.group(1) != now
         if stale and old.is_file():
             old.unlink(missing_ok=True)
+        elif stale and old.is_dir() and _VERSIONED_DIR.fullmatch(old.name):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _read(path: Path) -> Any:
@@ -424,3 +429,100 @@ class TextMemo:
             _write(self.path, self.used)
             self.data = dict(self.used)
 
+
+
+class FileMemo:
+    """Files made from entries (the library downloads), kept between builds each in a file of
+    its own, named by the SHA-256 of its bytes, in the folder ``<kind>-<generation>``; an
+    index (a :class:`TextMemo`) names the files each key made. A build that has them gives
+    the engine the files to copy and never holds their text; a file whose bytes no longer
+    match its name is made again. Only this build's keys are kept (:meth:`save`)."""
+
+    def __init__(self, cache_dir: Path | None, kind: str) -> None:
+        self.dir = cache_dir / f"{kind}-{generation()}" if cache_dir else None
+        self.index = TextMemo(cache_dir, kind)
+
+    def files(self, key: str) -> dict[str, Path] | None:
+        """The files ``key`` made (its paths in the site -> a file to copy), kept for the
+        next build; None when the memo lacks any of them."""
+        names = self.index.used.get(key) or self.index.data.get(key)
+        if self.dir is None or not isinstance(names, dict) or not names:
+            return None
+        out = {}
+        for path, sha in names.items():
+            stored = self._file(str(path), str(sha))
+            if stored is None or not _holds(stored, str(sha)):
+                self.index.used.pop(key, None)
+                return None
+            out[str(path)] = stored
+        self.index.used[key] = names
+        return out
+
+    def put(self, key: str, texts: Mapping[str, str]) -> dict[str, Path] | None:
+        """Keep ``texts`` (paths in the site -> text) as ``key``'s files; None when they could
+        not be written (no cache, a read-only one)."""
+        if self.dir is None:
+            return None
+        names = {}
+        for path, text in texts.items():
+            data = text.encode("utf-8", "surrogatepass")
+            sha = hashlib.sha256(data).hexdigest()
+            stored = self._file(path, sha)
+            if stored is None or not (_holds(stored, sha) or _write_bytes(stored, data)):
+                return None
+            names[path] = sha
+        self.index.used[key] = names
+        return self.files(key)
+
+    def made(self, key: str, names: Mapping[str, str]) -> dict[str, Path] | None:
+        """Record the files another process stored for ``key`` with :meth:`put` (``names``:
+        what :meth:`names_of` gave there); None when they are not all there."""
+        self.index.used[key] = dict(names)
+        return self.files(key)
+
+    def names_of(self, key: str) -> dict[str, str]:
+        return dict(self.index.used.get(key) or {})
+
+    def _file(self, path: str, sha: str) -> Path | None:
+        if self.dir is None or not re.fullmatch(r"[0-9a-f]{64}", sha):
+            return None
+        suffix = Path(path).suffix
+        return self.dir / (sha + (suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ""))
+
+    def save(self) -> None:
+        """Write the index of this build's keys, and remove the files no key of it names."""
+        self.index.save()
+        if self.dir is None or not self.dir.is_dir():
+            return
+        keep = {f for names in self.index.used.values() for path, sha in names.items()
+                if (f := self._file(str(path), str(sha))) is not None}
+        for old in self.dir.iterdir():
+            if old not in keep and old.is_file():
+                old.unlink(missing_ok=True)
+
+
+def _holds(path: Path, sha: str) -> bool:
+    """Whether the file at ``path`` is there and its bytes hash to ``sha`` (read in blocks,
+    never held whole)."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest() == sha
+    except OSError:
+        return False
+
+
+def _write_bytes(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` atomically; False where it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return False
+    return True

@@ -53,6 +53,13 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def _copy_if_changed(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` only where they differ (as :func:`_write_if_changed`)."""
+    if not target.exists() or target.stat().st_size != source.stat().st_size or target.read_bytes() != source.read_bytes():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
 def _config(project: Project, claims: list[str]) -> dict[str, Any]:
     """The staged configuration: the project's own, pointed at the staged docs."""
 
@@ -121,9 +128,12 @@ def stage(project: Project, site: Site | None = None, out: Path | None = None) -
     docs_out = out / "docs"
     written: set[Path] = set()
 
-    def put(rel: str, text: str) -> None:
+    def put(rel: str, text: str | Path) -> None:
         path = docs_out / rel
-        _write_if_changed(path, text)
+        if isinstance(text, Path):  # a file the cache keeps
+            _copy_if_changed(text, path)
+        else:
+            _write_if_changed(path, text)
         written.add(path)
 
     docs = project.docs_dir
@@ -133,9 +143,7 @@ def stage(project: Project, site: Site | None = None, out: Path | None = None) -
         rel = p.relative_to(docs).as_posix()
         if p.suffix != ".md":
             target = docs_out / rel
-            if not target.exists() or target.stat().st_size != p.stat().st_size or target.read_bytes() != p.read_bytes():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(p, target)
+            _copy_if_changed(p, target)
             written.add(target)
             continue
         text = p.read_bytes().decode("utf-8-sig", errors="replace")

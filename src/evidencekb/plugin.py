@@ -41,14 +41,14 @@ WARNINGS_SHOWN = 10
 
 
 class _MadeLater(File):
-    """A generated file whose text is made when MkDocs first reads it (a download being made
-    by another process while the build goes on)."""
+    """A generated file made when MkDocs first reads it (a download being made by another
+    process while the build goes on): ``make`` gives its text, or the file to copy."""
 
-    _make: Callable[[], str] | None = None
+    _make: Callable[[], str | Path] | None = None
     _made: str | bytes | None = None
 
     @classmethod
-    def of(cls, config: MkDocsConfig, src: str, make: Callable[[], str]) -> _MadeLater:
+    def of(cls, config: MkDocsConfig, src: str, make: Callable[[], str | Path]) -> _MadeLater:
         f = cls.generated(config, src, content="")
         assert isinstance(f, cls)
         f._make = make
@@ -57,7 +57,11 @@ class _MadeLater(File):
     @property
     def _content(self) -> str | bytes | None:
         if self._make is not None:
-            self._made, self._make = self._make(), None
+            made, self._make = self._make(), None
+            if isinstance(made, Path):
+                self.abs_src_path, self._made = str(made), None
+            else:
+                self._made = made
         return self._made
 
     @_content.setter
@@ -168,6 +172,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         for src, content in self.site.generated(self.formatter, self.later).items():
             if files.get_file_from_path(src) is None:
                 f = (_MadeLater.of(config, src, content) if callable(content)
+                     else File.generated(config, src, abs_src_path=str(content)) if isinstance(content, Path)
                      else File.generated(config, src, content=content))
                 if src.startswith("references/"):
                     f.inclusion = InclusionLevel.NOT_IN_NAV

@@ -346,11 +346,12 @@ class Site:
         return frozenset(self.cited_keys())
 
     def generated(self, formatter: Callable[[str], Any], later: Any = None) -> dict[str, Any]:
-        """The pages and files the site stage adds to the docs: docs-relative path -> text.
-        With ``later`` (a :class:`~evidencekb.later.Later`), the formatted entries of the
+        """The pages and files the site stage adds to the docs: docs-relative path -> its text,
+        or a file to copy (a :class:`~pathlib.Path`: the downloads the cache keeps). With
+        ``later`` (a :class:`~evidencekb.later.Later`), the formatted entries of the
         reference pages and the bibliography are tokens it fills when each page is written,
-        and a download the cache lacks is made while the build goes on: its text is a
-        function that gives it (see :meth:`_downloads`)."""
+        and a download the cache lacks is made while the build goes on: it is a function that
+        gives its file or text (see :meth:`_downloads`)."""
         from . import pages
         opts = self.project.options
         out: dict[str, Any] = {}
@@ -378,45 +379,54 @@ class Site:
     def _downloads(self, wanted: list[tuple[str, list[str]]], background: bool = False) -> dict[str, Any]:
         """For each (stem, keys), the entries as BibTeX, CSL-JSON and RIS files; made again only
         when an entry changed (the key names every entry's hash, which a warm build reads
-        without unpacking it). With ``background``, what must be made is made by a forked
-        process while the build goes on, and a file's text is a function that gives it
-        (waiting for that process): call :meth:`save_downloads` once the build has them."""
+        without unpacking it). Each file is kept in the cache (:class:`~evidencekb.cache.FileMemo`)
+        and given as its path there, for the engine to copy; without a cache, as its text.
+        With ``background``, what must be made is made by a forked process while the build
+        goes on, and a file is a function that gives its path or text (waiting for that
+        process): call :meth:`save_downloads` once the build has them."""
         from . import exports
-        from .cache import TextMemo
+        from .cache import FileMemo
 
-        memo = self._downloads_memo = TextMemo(self.cache_dir, "downloads")
+        memo = self._downloads_memo = FileMemo(self.cache_dir, "downloads")
         entries = self.bib.entries
         digest = (entries.digest if isinstance(entries, bibmod.LazyEntries) else lambda k: entries[k].digest)
         out: dict[str, Any] = {}
         missing: list[tuple[str, str, list[str]]] = []  # (memo key, stem, keys)
         for stem, keys in wanted:
             key = hashlib.sha256("\0".join([stem, *(f"{k}\1{digest(k)}" for k in keys)]).encode()).hexdigest()
-            made = memo.data.get(key)
-            if made is None:
+            kept = memo.files(key)
+            if kept is None:
                 missing.append((key, stem, keys))
-                continue
-            memo.get(key, dict)  # kept for the next build
-            out.update({str(k): str(v) for k, v in made.items()})
-        later = _in_background(missing, entries) if background else None
+            else:
+                out.update(kept)
+
+        def here(key: str, stem: str, keys: list[str]) -> dict[str, Any]:
+            texts = _download_files(entries, stem, keys)
+            return memo.put(key, texts) or texts
+
+        later = _in_background(missing, entries, self.cache_dir) if background and self.cache_dir else None
         if later is None:
             for key, stem, keys in missing:
-                made = memo.get(key, lambda stem=stem, keys=keys: _download_files(entries, stem, keys))
-                out.update({str(k): str(v) for k, v in made.items()})
+                out.update(here(key, stem, keys))
             if not background:
                 self.save_downloads()
             return out
 
-        def from_process(stem: str, keys: list[str]) -> dict[str, str]:
-            try:
-                return later.result()[stem]  # type: ignore[no-any-return]
-            except Exception:  # the process failed: made here, where an error shows
-                return _download_files(entries, stem, keys)
+        made: dict[str, dict[str, Any]] = {}
 
-        def text(key: str, stem: str, keys: list[str], path: str) -> Callable[[], str]:
-            return lambda: str(memo.get(key, lambda: from_process(stem, keys))[path])
+        def from_process(key: str, stem: str, keys: list[str]) -> dict[str, Any]:
+            if key not in made:
+                try:
+                    made[key] = memo.made(key, later.result()[key]) or here(key, stem, keys)
+                except Exception:  # the process failed: made here, where an error shows
+                    made[key] = here(key, stem, keys)
+            return made[key]
+
+        def file(key: str, stem: str, keys: list[str], path: str) -> Callable[[], Any]:
+            return lambda: from_process(key, stem, keys)[path]
 
         for key, stem, keys in missing:
-            out.update({path: text(key, stem, keys, path) for path in exports.download_paths(stem)})
+            out.update({path: file(key, stem, keys, path) for path in exports.download_paths(stem)})
         return out
 
     def save_downloads(self) -> None:
@@ -584,14 +594,27 @@ def _download_files(entries: Mapping[str, bibmod.Entry], stem: str, keys: list[s
     return exports.downloads(stem, [entries[k] for k in keys])
 
 
-def _make_downloads(wanted: list[tuple[str, list[str]]]) -> dict[str, dict[str, str]]:
-    return {stem: _download_files(_DOWNLOADS_LIBRARY[0], stem, keys) for stem, keys in wanted}
+def _make_downloads(missing: list[tuple[str, str, list[str]]], cache_dir: Path) -> dict[str, dict[str, str]]:
+    """Make the downloads of each (memo key, stem, keys) and keep them in the cache (as
+    :class:`~evidencekb.cache.FileMemo` does): for each memo key, what
+    :meth:`~evidencekb.cache.FileMemo.names_of` gives for it there."""
+    from .cache import FileMemo
+
+    memo = FileMemo(cache_dir, "downloads")
+    out = {}
+    for key, stem, keys in missing:
+        if memo.put(key, _download_files(_DOWNLOADS_LIBRARY[0], stem, keys)) is None:
+            raise OSError(f"cannot write the downloads into {memo.dir}")
+        out[key] = memo.names_of(key)
+    return out
 
 
-def _in_background(missing: list[tuple[str, str, list[str]]], entries: Mapping[str, bibmod.Entry]) -> Any:
+def _in_background(missing: list[tuple[str, str, list[str]]], entries: Mapping[str, bibmod.Entry],
+                   cache_dir: Path) -> Any:
     """A future of :func:`_make_downloads` for the ``missing`` downloads, made by a process
     forked now (it reads the entries itself, from the library's cache file or its copy of
-    this process's memory); None for a few entries, or where processes are not forked."""
+    this process's memory) and kept in the cache at ``cache_dir``; None for a few entries,
+    or where processes are not forked."""
     import sys
 
     if sum(len(keys) for _, _, keys in missing) < DOWNLOADS_IN_BACKGROUND or not sys.platform.startswith("linux"):
@@ -602,7 +625,7 @@ def _in_background(missing: list[tuple[str, str, list[str]]], entries: Mapping[s
     _DOWNLOADS_LIBRARY[:] = [entries]
     try:
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        future = pool.submit(_make_downloads, [(stem, keys) for _, stem, keys in missing])  # forks here
+        future = pool.submit(_make_downloads, missing, cache_dir)  # forks here
     except OSError:  # no process could be started: made here
         return None
     finally:
