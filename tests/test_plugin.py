@@ -214,7 +214,9 @@ def test_downloads_made_while_the_build_goes_on_are_those_made_here(tmp_path: Pa
     assert kept == {(here / p).read_bytes() for p in made}
 
 
-def test_a_file_made_later_is_made_once_when_first_read(tmp_path: Path) -> None:
+def test_a_file_made_later_is_made_when_read_and_not_held(tmp_path: Path) -> None:
+    """A generated page laid out when MkDocs reads it: made at each read, never held by the
+    file (MkDocs holds the page's Markdown); a download kept in the cache: copied from there."""
     from mkdocs.config.defaults import MkDocsConfig
 
     from evidencekb.plugin import _MadeLater
@@ -225,20 +227,21 @@ def test_a_file_made_later_is_made_once_when_first_read(tmp_path: Path) -> None:
     assert not config.validate()[0]
     config.plugins._current_plugin = "evidencekb"  # as while the plugin's on_files runs
     calls: list[int] = []
-    f = _MadeLater.of(config, "downloads/x.bib", lambda: calls.append(1) or "@misc{a}\n")
-    assert calls == [] and f.is_modified()
-    assert calls == [1]  # is_modified reads the content: made now, once
-    assert f.content_string == "@misc{a}\n" and f.content_bytes == b"@misc{a}\n" and calls == [1]
-    f.copy_file()
-    assert (tmp_path / "site" / "downloads" / "x.bib").read_text() == "@misc{a}\n" and calls == [1]
-    # Made as a file (kept in the cache): copied from there.
+    f = _MadeLater.of(config, "references/x.md", lambda: calls.append(1) or "# X\n")
+    assert calls == [] and f.is_modified() and calls == []  # a dirty build knows without making it
+    assert f.content_string == "# X\n" and calls == [1]
+    assert f.content_bytes == b"# X\n" and calls == [1, 1]  # made again: nothing was held
+    assert not f._made and f.abs_src_path is None
+    f.content_string = "# Y\n"  # a plugin that sets the content: that is the content now
+    assert f.content_string == "# Y\n" and calls == [1, 1]
+    # Made as a file (kept in the cache): copied from there, made once.
     kept = tmp_path / "kept.ris"
     kept.write_bytes(b"TY  - GEN\r\nER  - \r\n")
     g = _MadeLater.of(config, "downloads/x.ris", lambda: calls.append(2) or kept)
-    assert g.is_modified() and calls == [1, 2] and g.abs_src_path == str(kept)
-    assert g.content_bytes == kept.read_bytes() and calls == [1, 2]
+    assert g.content_bytes == kept.read_bytes() and calls == [1, 1, 2] and g.abs_src_path == str(kept)
+    assert g.content_bytes == kept.read_bytes() and calls == [1, 1, 2]
     g.copy_file()
-    assert (tmp_path / "site" / "downloads" / "x.ris").read_bytes() == kept.read_bytes()
+    assert (tmp_path / "site" / "downloads" / "x.ris").read_bytes() == kept.read_bytes() and calls == [1, 1, 2]
 
 
 def test_downloads_whose_process_fails_are_made_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,3 +264,41 @@ def test_downloads_whose_process_fails_are_made_here(tmp_path: Path, monkeypatch
     assert made and made == sorted(p.relative_to(there) for p in (there / "downloads").rglob("*.*"))
     for p in made:
         assert (here / p).read_bytes() == (there / p).read_bytes(), p
+
+
+def test_a_build_lets_go_of_its_formatted_entries_before_the_search_index(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search index is written last, when a build holds the most: by then the formatted
+    entries are kept on disk and no longer in memory (the next build reads them again, and
+    writes the same pages), and the pages' citations and stand-ins are gone."""
+    from material.plugins.search.plugin import SearchPlugin
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    from evidencekb import site as sitemod
+
+    work = tmp_path / "claims"
+    shutil.copytree(ROOTS / "claims", work)
+    cfg = (work / "mkdocs.yml").read_text(encoding="utf-8")
+    (work / "mkdocs.yml").write_text(cfg.replace("plugins:\n  - evidencekb\n", "plugins:\n  - search\n  - evidencekb\n"),
+                                     encoding="utf-8")
+    seen: list[tuple[int, object, object]] = []
+    real = SearchPlugin.on_post_build
+
+    def search_post_build(self: SearchPlugin, *, config: object) -> None:
+        ours = config.plugins["evidencekb"]  # type: ignore[attr-defined]
+        seen.append((len(ours.formatter._made), ours.ctx, ours.later))
+        real(self, config=config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SearchPlugin, "on_post_build", search_post_build)
+    monkeypatch.chdir(work)
+    built = []
+    for name in ("first", "again"):
+        build(load_config(str(work / "mkdocs.yml"), site_dir=str(tmp_path / name)))
+        built.append({p.relative_to(tmp_path / name): p.read_bytes() for p in (tmp_path / name).rglob("*.html")})
+    assert seen == [(0, None, None), (0, None, None)]
+    assert built[0] == built[1] and any(p.parts[0] == "references" for p in built[0])
+    f = sitemod.formatters(work / ".cache" / "evidencekb")
+    assert f._made == {}
+    # Without a cache they are kept nowhere else: they stay in memory for the next build.
+    assert sitemod.formatters(None).release() is None

@@ -41,8 +41,10 @@ WARNINGS_SHOWN = 10
 
 
 class _MadeLater(File):
-    """A generated file made when MkDocs first reads it (a download being made by another
-    process while the build goes on): ``make`` gives its text, or the file to copy."""
+    """A generated file made when MkDocs reads it: a reference page, laid out when the build
+    reaches it, or a download being made by another process while the build goes on.
+    ``make`` gives its text, made again at each read and never held here (MkDocs keeps a
+    page's Markdown itself), or the file to copy."""
 
     _make: Callable[[], str | Path] | None = None
     _made: str | bytes | None = None
@@ -56,17 +58,20 @@ class _MadeLater(File):
 
     @property
     def _content(self) -> str | bytes | None:
-        if self._make is not None:
-            made, self._make = self._make(), None
-            if isinstance(made, Path):
-                self.abs_src_path, self._made = str(made), None
-            else:
-                self._made = made
-        return self._made
+        if self._make is None:
+            return self._made
+        made = self._make()
+        if isinstance(made, Path):
+            self.abs_src_path, self._made, self._make = str(made), None, None
+            return None
+        return made
 
     @_content.setter
     def _content(self, value: str | bytes | None) -> None:
         self._made, self._make = value, None
+
+    def is_modified(self) -> bool:
+        return self._make is not None or super().is_modified()
 
 
 class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-call]
@@ -228,14 +233,24 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
                                "them); show page.content, or list evidencekb before that plugin.")])
         return output
 
+    @event_priority(100)  # before the search index is written, which is when a build holds the most
     def on_post_build(self, config: MkDocsConfig) -> None:
         assert self.site is not None
+        claims = self.site.claims_json(self.formatter)
         self.formatter.save(self.site.bib.entries)
         self.site.save_downloads()
+        # What only this build needed goes now, before the search index is made: the
+        # formatted entries (kept on disk; the next build reads them again) and the pages'
+        # citations and stand-ins.
+        self.formatter.release()
+        self.later = None
+        if self.ctx is not None:
+            config.mdx_configs.get("evidencekb", {}).pop("context", None)
+            self.ctx = None
         out = Path(config.site_dir) / "claims.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(self.site.claims_json(self.formatter), encoding="utf-8")
+        tmp.write_text(claims, encoding="utf-8")
         os.replace(tmp, out)
         if config.strict and self.errors:
             # MkDocs counts logged errors too, but a quiet or custom log setup may drop them.

@@ -8,6 +8,7 @@ build and the command cannot disagree on a diagnostic.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -348,10 +349,12 @@ class Site:
     def generated(self, formatter: Callable[[str], Any], later: Any = None) -> dict[str, Any]:
         """The pages and files the site stage adds to the docs: docs-relative path -> its text,
         or a file to copy (a :class:`~pathlib.Path`: the downloads the cache keeps). With
-        ``later`` (a :class:`~evidencekb.later.Later`), the formatted entries of the
-        reference pages and the bibliography are tokens it fills when each page is written,
-        and a download the cache lacks is made while the build goes on: it is a function that
-        gives its file or text (see :meth:`_downloads`)."""
+        ``later`` (a :class:`~evidencekb.later.Later`), for an engine that reads each page
+        as it goes: a reference page is a function that lays it out, for the engine to call
+        when it reads the page (the engine holds its Markdown then; it is never held twice);
+        the formatted entries of the reference pages and the bibliography are tokens ``later``
+        fills when each page is written; and a download the cache lacks is made while the
+        build goes on: a function that gives its file or text (see :meth:`_downloads`)."""
         from . import pages
         opts = self.project.options
         out: dict[str, Any] = {}
@@ -359,8 +362,11 @@ class Site:
             return out
         bib, ap, urls = self.bib, self.appraisal(formatter), self.urls
         fmts = {s: formatter(s) if later is None else later.formatter(formatter(s), bib.entries) for s in opts.styles}
+        def page(key: str) -> str:
+            return pages.reference_page(bib.entries[key], bib, self.claims, fmts, ap, urls)
+
         for key in sorted(ap.reference_pages or ()):
-            out[urls.reference(key)] = pages.reference_page(bib.entries[key], bib, self.claims, fmts, ap, urls)
+            out[urls.reference(key)] = page(key) if later is None else functools.partial(page, key)
         cited = self.cited_keys()
         keys = [k for k in bib.entries if k in cited]
         out["bibliography.md"] = pages.bibliography_page(keys, bib, formatter(opts.style), ap, urls, later)
@@ -574,6 +580,14 @@ class Formatters:
                 f.background.finish()
             if f.store is not None:
                 f.store.save(current)
+
+    def release(self) -> None:
+        """Let go of the formatted entries held in memory once :meth:`save` has kept them:
+        the next build (``serve``) reads them from the store again. Without a cache folder
+        they are kept nowhere else, and stay."""
+        if self.cache_dir is not None:
+            self.close()
+            self._made.clear()
 
     def close(self) -> None:
         """Stop the workers still formatting (a build that failed)."""
