@@ -651,3 +651,24 @@ def test_files_that_cannot_be_kept_are_none(tmp_path: Path) -> None:
     memo = cache.FileMemo(tmp_path, "downloads")
     assert memo.put("k", {"a.bib": "x"}) is None and memo.files("k") is None
     memo.save()  # nothing to prune, nothing raised
+
+
+def test_downloads_a_process_cannot_keep_are_sent_as_texts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evidencekb import site as sitemod
+
+    bib_path, cdir = _library(tmp_path)
+    lib = cache.load_library([bib_path], tmp_path, cdir)
+    monkeypatch.setattr(sitemod, "_DOWNLOADS_LIBRARY", [lib.entries])
+    missing = [("k1", "downloads/references", ["alpha2020", "zed2019"])]
+    kept = sitemod._make_downloads(missing, cdir)
+    assert kept["k1"][0] == "kept" and set(kept["k1"][1]) == {"downloads/references.bib", "downloads/references.json",
+                                                               "downloads/references.ris"}
+    texts = sitemod._download_files(lib.entries, "downloads/references", ["alpha2020", "zed2019"])
+    memo = cache.FileMemo(cdir, "downloads")
+    files = memo.made("k1", kept["k1"][1])
+    assert files is not None and {p: f.read_text(encoding="utf-8") for p, f in files.items()} == texts
+    assert sitemod._make_downloads(missing, None) == {"k1": ("texts", texts)}
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / f"downloads-{cache.generation()}").write_text("a file where the folder goes")
+    assert sitemod._make_downloads(missing, blocked) == {"k1": ("texts", texts)}

@@ -214,6 +214,41 @@ def test_downloads_made_while_the_build_goes_on_are_those_made_here(tmp_path: Pa
     assert kept == {(here / p).read_bytes() for p in made}
 
 
+def test_downloads_made_while_the_build_goes_on_without_a_cache(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a cache (``cache: false``) the downloads process sends their texts back."""
+    from conftest import build_site
+
+    from evidencekb import site as sitemod
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("downloads are made in another process only where the platform forks")
+    monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 10**9)
+    here, _ = build_site(ROOTS / "claims", tmp_path / "here")
+    root = tmp_path / "src"
+    shutil.copytree(ROOTS / "claims", root / "claims")
+    cfg = (root / "claims" / "mkdocs.yml").read_text(encoding="utf-8")
+    (root / "claims" / "mkdocs.yml").write_text(
+        cfg.replace("plugins:\n  - evidencekb\n", "plugins:\n  - evidencekb:\n      cache: false\n"), encoding="utf-8")
+    sent: list[object] = []
+    real = sitemod._in_background
+
+    def recorded(missing: list[tuple[str, str, list[str]]], entries: object, cache_dir: Path | None) -> object:
+        future = real(missing, entries, cache_dir)  # type: ignore[arg-type]
+        sent.append((cache_dir, sorted({how for how, _ in future.result().values()})))
+        return future
+
+    monkeypatch.setattr(sitemod, "DOWNLOADS_IN_BACKGROUND", 1)
+    monkeypatch.setattr(sitemod, "_in_background", recorded)
+    there, _ = build_site(root / "claims", tmp_path / "there")
+    assert sent == [(None, ["texts"])]
+    assert not (tmp_path / "there" / "claims" / ".cache").exists()
+    made = sorted(p.relative_to(here) for p in (here / "downloads").rglob("*.*"))
+    assert made and made == sorted(p.relative_to(there) for p in (there / "downloads").rglob("*.*"))
+    for p in made:
+        assert (here / p).read_bytes() == (there / p).read_bytes(), p
+
+
 def test_a_file_made_later_is_made_when_read_and_not_held(tmp_path: Path) -> None:
     """A generated page laid out when MkDocs reads it: made at each read, never held by the
     file (MkDocs holds the page's Markdown); a download kept in the cache: copied from there."""

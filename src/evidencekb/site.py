@@ -410,7 +410,7 @@ class Site:
             texts = _download_files(entries, stem, keys)
             return memo.put(key, texts) or texts
 
-        later = _in_background(missing, entries, self.cache_dir) if background and self.cache_dir else None
+        later = _in_background(missing, entries, self.cache_dir) if background else None
         if later is None:
             for key, stem, keys in missing:
                 out.update(here(key, stem, keys))
@@ -423,7 +423,8 @@ class Site:
         def from_process(key: str, stem: str, keys: list[str]) -> dict[str, Any]:
             if key not in made:
                 try:
-                    made[key] = memo.made(key, later.result()[key]) or here(key, stem, keys)
+                    how, got = later.result()[key]
+                    made[key] = (memo.made(key, got) if how == "kept" else got) or here(key, stem, keys)
                 except Exception:  # the process failed: made here, where an error shows
                     made[key] = here(key, stem, keys)
             return made[key]
@@ -608,23 +609,24 @@ def _download_files(entries: Mapping[str, bibmod.Entry], stem: str, keys: list[s
     return exports.downloads(stem, [entries[k] for k in keys])
 
 
-def _make_downloads(missing: list[tuple[str, str, list[str]]], cache_dir: Path) -> dict[str, dict[str, str]]:
+def _make_downloads(missing: list[tuple[str, str, list[str]]],
+                    cache_dir: Path | None) -> dict[str, tuple[str, dict[str, str]]]:
     """Make the downloads of each (memo key, stem, keys) and keep them in the cache (as
-    :class:`~evidencekb.cache.FileMemo` does): for each memo key, what
-    :meth:`~evidencekb.cache.FileMemo.names_of` gives for it there."""
+    :class:`~evidencekb.cache.FileMemo` does): for each memo key, ``("kept", names)`` with
+    what :meth:`~evidencekb.cache.FileMemo.names_of` gives for it there, or, without a cache
+    or where it cannot be written, ``("texts", texts)``."""
     from .cache import FileMemo
 
     memo = FileMemo(cache_dir, "downloads")
     out = {}
     for key, stem, keys in missing:
-        if memo.put(key, _download_files(_DOWNLOADS_LIBRARY[0], stem, keys)) is None:
-            raise OSError(f"cannot write the downloads into {memo.dir}")
-        out[key] = memo.names_of(key)
+        texts = _download_files(_DOWNLOADS_LIBRARY[0], stem, keys)
+        out[key] = ("texts", texts) if memo.put(key, texts) is None else ("kept", memo.names_of(key))
     return out
 
 
 def _in_background(missing: list[tuple[str, str, list[str]]], entries: Mapping[str, bibmod.Entry],
-                   cache_dir: Path) -> Any:
+                   cache_dir: Path | None) -> Any:
     """A future of :func:`_make_downloads` for the ``missing`` downloads, made by a process
     forked now (it reads the entries itself, from the library's cache file or its copy of
     this process's memory) and kept in the cache at ``cache_dir``; None for a few entries,
