@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -628,21 +629,31 @@ def test_kept_files_are_given_as_files_and_made_again_when_damaged(tmp_path: Pat
     assert cache.FileMemo(tmp_path, "downloads").files("k1") is None
 
 
-def test_kept_files_no_build_names_are_removed(tmp_path: Path) -> None:
+def test_kept_files_no_build_names_are_removed_once_unused_for_a_while(tmp_path: Path) -> None:
+    """A build removes the kept files no key of it names, once no build has used them for
+    an hour: another build of the same site (another state of its library) may be about
+    to copy one it made or checked."""
     memo = cache.FileMemo(tmp_path, "downloads")
     old = memo.put("old", {"a.bib": "@misc{old}\n"})
     shared = memo.put("shared", {"b.bib": "@misc{same}\n"})
+    recent = memo.put("recent", {"r.bib": "@misc{recent}\n"})
     memo.save()
-    assert old is not None and shared is not None
-    (memo.dir / ".tmp-left-by-a-crash").write_text("x")  # type: ignore[operator]
+    assert old is not None and shared is not None and recent is not None
+    crash = memo.dir / ".a.bib.tmp-left-by-a-crash"  # type: ignore[operator]
+    crash.write_text("x")
+    an_hour_ago = time.time() - cache.UNUSED_KEPT - 5
+    for f in (old["a.bib"], shared["b.bib"], crash):
+        os.utime(f, (an_hour_ago, an_hour_ago))
     nxt = cache.FileMemo(tmp_path, "downloads")
-    assert nxt.files("shared") == shared
+    assert nxt.files("shared") == shared  # used by this build: counted from now
+    assert shared["b.bib"].stat().st_mtime > an_hour_ago + 60
     new = nxt.put("new", {"c.bib": "@misc{same}\n"})  # the same bytes: the same file
     assert new is not None and new["c.bib"] == shared["b.bib"]
     nxt.save()
-    assert sorted(memo.dir.iterdir()) == [shared["b.bib"]]  # type: ignore[union-attr]
+    assert sorted(memo.dir.iterdir()) == sorted([shared["b.bib"], recent["r.bib"]])  # type: ignore[union-attr]
     last = cache.FileMemo(tmp_path, "downloads")
     assert last.files("old") is None and last.files("new") == {"c.bib": shared["b.bib"]}
+    assert last.files("recent") is None  # kept a while as a file, but no longer in the index
 
 
 def test_files_that_cannot_be_kept_are_none(tmp_path: Path) -> None:

@@ -16,12 +16,14 @@ cache is ignored, never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -431,6 +433,10 @@ class TextMemo:
 
 
 
+#: Seconds a file kept by :class:`FileMemo` stays after the last build that used it.
+UNUSED_KEPT = 3600
+
+
 class FileMemo:
     """Files made from entries (the library downloads), kept between builds each in a file of
     its own, named by the SHA-256 of its bytes, in the folder ``<kind>-<generation>``; an
@@ -455,6 +461,9 @@ class FileMemo:
                 self.index.used.pop(key, None)
                 return None
             out[str(path)] = stored
+        for stored in out.values():
+            with contextlib.suppress(OSError):
+                os.utime(stored)  # used now: another build's save leaves it (see save)
         self.index.used[key] = names
         return out
 
@@ -490,15 +499,21 @@ class FileMemo:
         return self.dir / (sha + (suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ""))
 
     def save(self) -> None:
-        """Write the index of this build's keys, and remove the files no key of it names."""
+        """Write the index of this build's keys, and remove the files no key of it names that
+        no build has used for :data:`UNUSED_KEPT` seconds (another build of the same site, of
+        another state of its library, may be about to copy them)."""
         self.index.save()
         if self.dir is None or not self.dir.is_dir():
             return
         keep = {f for names in self.index.used.values() for path, sha in names.items()
                 if (f := self._file(str(path), str(sha))) is not None}
+        cutoff = time.time() - UNUSED_KEPT
         for old in self.dir.iterdir():
-            if old not in keep and old.is_file():
-                old.unlink(missing_ok=True)
+            try:
+                if old not in keep and old.is_file() and old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except OSError:
+                pass  # gone already, or not ours to remove
 
 
 def _holds(path: Path, sha: str) -> bool:
