@@ -683,3 +683,25 @@ def test_downloads_a_process_cannot_keep_are_sent_as_texts(tmp_path: Path, monke
     blocked.mkdir()
     (blocked / f"downloads-{cache.generation()}").write_text("a file where the folder goes")
     assert sitemod._make_downloads(missing, blocked) == {"k1": ("texts", texts)}
+
+
+@pytest.mark.parametrize("sha", ["../" * 3 + "etc/passwd", "e" * 63, "E" * 64, "e" * 64 + "/x", 7])
+def test_an_index_naming_anything_but_a_kept_file_gives_nothing(tmp_path: Path, sha: object) -> None:
+    """The index is read from a cache that may come from elsewhere: it names a file only by
+    a SHA-256 in the memo's own folder."""
+    memo = cache.FileMemo(tmp_path, "downloads")
+    assert memo.put("k", {"a.bib": "@misc{a}\n"}) is not None
+    memo.save()
+    index = json.loads(memo.index.path.read_bytes().partition(b"\n")[2])  # type: ignore[union-attr]
+    index["k"]["a.bib"] = sha
+    cache._write(memo.index.path, index)  # type: ignore[arg-type]
+    assert cache.FileMemo(tmp_path, "downloads").files("k") is None
+
+
+def test_a_kept_file_is_named_by_its_hash_and_the_suffix_of_its_path(tmp_path: Path) -> None:
+    memo = cache.FileMemo(tmp_path, "downloads")
+    files = memo.put("k", {"d/x.bib": "a", "d/x.json": "a", "d/x": "a", "d/x.no suffix": "a"})
+    assert files is not None
+    sha = __import__("hashlib").sha256(b"a").hexdigest()
+    assert {p: f.name for p, f in files.items()} == {"d/x.bib": sha + ".bib", "d/x.json": sha + ".json",
+                                                       "d/x": sha, "d/x.no suffix": sha}
