@@ -692,16 +692,77 @@ def test_an_index_naming_anything_but_a_kept_file_gives_nothing(tmp_path: Path, 
     memo = cache.FileMemo(tmp_path, "downloads")
     assert memo.put("k", {"a.bib": "@misc{a}\n"}) is not None
     memo.save()
+    assert memo.index.path == tmp_path / f"downloads-{cache.generation()}.json"
     index = json.loads(memo.index.path.read_bytes().partition(b"\n")[2])  # type: ignore[union-attr]
     index["k"]["a.bib"] = sha
     cache._write(memo.index.path, index)  # type: ignore[arg-type]
     assert cache.FileMemo(tmp_path, "downloads").files("k") is None
+    assert memo._file("a.bib", str(sha)) is None
+
+
+@pytest.mark.parametrize("names", ["a.bib", ["a.bib"], {}, None])
+def test_an_index_entry_that_is_not_a_mapping_of_files_gives_nothing(tmp_path: Path, names: object) -> None:
+    memo = cache.FileMemo(tmp_path, "downloads")
+    memo.index.data["k"] = names
+    assert memo.files("k") is None and "k" not in memo.index.used
+
+
+def test_a_kept_file_that_fails_its_check_is_not_named_again(tmp_path: Path) -> None:
+    memo = cache.FileMemo(tmp_path, "downloads")
+    files = memo.put("k", {"a.bib": "@misc{a}\n"})
+    assert files is not None and memo.index.used["k"]
+    files["a.bib"].write_text("@misc{b}\n")
+    assert memo.files("k") is None and "k" not in memo.index.used
+    memo.save()
+    assert "k" not in cache.FileMemo(tmp_path, "downloads").index.data
+
+
+def test_a_kept_file_already_there_is_not_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = cache.FileMemo(tmp_path, "downloads")
+    first = memo.put("k", {"a.bib": "@misc{a}\n"})
+    assert first is not None
+    inode = first["a.bib"].stat().st_ino
+    assert memo.put("k2", {"b.bib": "@misc{a}\n"}) == {"b.bib": first["a.bib"]}
+    assert first["a.bib"].stat().st_ino == inode  # not replaced by a copy of itself
+
+
+def test_kept_files_are_given_where_their_time_cannot_be_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = cache.FileMemo(tmp_path, "downloads")
+    files = memo.put("k", {"a.bib": "@misc{a}\n"})
+
+    def refused(*args: object) -> None:
+        raise PermissionError("read-only")
+
+    monkeypatch.setattr(os, "utime", refused)
+    assert files is not None and cache.FileMemo(tmp_path, "downloads").files("k") is None  # not saved yet
+    memo.save()
+    assert cache.FileMemo(tmp_path, "downloads").files("k") == files
+
+
+def test_kept_files_are_made_in_folders_not_there_yet(tmp_path: Path) -> None:
+    memo = cache.FileMemo(tmp_path / "new" / "cache", "downloads")
+    files = memo.put("k", {"a.bib": "@misc{a}\n"})
+    assert files is not None and files["a.bib"].read_text() == "@misc{a}\n"
+    assert [p.name for p in files["a.bib"].parent.iterdir()] == [files["a.bib"].name]  # no temporary file left
 
 
 def test_a_kept_file_is_named_by_its_hash_and_the_suffix_of_its_path(tmp_path: Path) -> None:
     memo = cache.FileMemo(tmp_path, "downloads")
-    files = memo.put("k", {"d/x.bib": "a", "d/x.json": "a", "d/x": "a", "d/x.no suffix": "a"})
+    files = memo.put("k", {"d/x.bib": "a", "d/x.json": "a", "d/x": "a", "d/x.no suffix": "a", "d/X.RIS": "a",
+                           "d/x.ünï": "a"})
     assert files is not None
     sha = __import__("hashlib").sha256(b"a").hexdigest()
     assert {p: f.name for p, f in files.items()} == {"d/x.bib": sha + ".bib", "d/x.json": sha + ".json",
-                                                       "d/x": sha, "d/x.no suffix": sha}
+                                                       "d/x": sha, "d/x.no suffix": sha, "d/X.RIS": sha + ".RIS",
+                                                       "d/x.ünï": sha}
+
+
+def test_a_kept_file_removed_while_a_build_saves_is_no_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another build of the same site may remove a kept file between this build's listing of
+    the folder and its look at the file."""
+    memo = cache.FileMemo(tmp_path, "downloads")
+    assert memo.put("k", {"a.bib": "@misc{a}\n"}) is not None
+    listed = [memo.dir / ("f" * 64 + ".bib"), *memo.dir.iterdir()]  # type: ignore[operator]
+    monkeypatch.setattr(Path, "iterdir", lambda self: iter(listed))
+    memo.save()
+    assert memo.index.path.exists()  # type: ignore[union-attr]

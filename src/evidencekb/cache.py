@@ -25,7 +25,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,24 +161,38 @@ def _write(path: Path, value: Any) -> None:
 def _write_body(path: Path, body: Iterable[bytes]) -> None:
     """Write a cache file atomically: the magic line with the SHA-256 of the body, then the
     body, its pieces hashed as they are written (the hash goes in its place at the end)."""
+    def fill(f: Any) -> None:
+        hashed = hashlib.sha256()
+        f.write(_MAGIC + b"0" * 64 + b"\n")
+        for piece in body:
+            hashed.update(piece)
+            f.write(piece)
+        f.seek(len(_MAGIC))
+        f.write(hashed.hexdigest().encode())
+
+    _replace(path, fill)
+
+
+def _replace(path: Path, fill: Callable[[Any], Any]) -> None:
+    """Put at ``path`` the file ``fill`` writes into (an open binary file), atomically: a
+    reader sees the old file or the whole new one. Where it cannot be written (a read-only
+    checkout), nothing: the build goes on without the cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-                hashed = hashlib.sha256()
-                f.write(_MAGIC + b"0" * 64 + b"\n")
-                for piece in body:
-                    hashed.update(piece)
-                    f.write(piece)
-                f.seek(len(_MAGIC))
-                f.write(hashed.hexdigest().encode())
+                fill(f)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError:
-        pass  # a read-only checkout still builds, just without the cache
+        pass
+
+
+def _write_to(f: Any, data: bytes) -> None:
+    f.write(data)
 
 
 def _load(paths: list[Path], root: Path, blobs: Path | None, workers: int = 0) -> bibmod.Bibliography:
@@ -474,12 +488,11 @@ class FileMemo:
             return None
         names = {}
         for path, text in texts.items():
-            data = text.encode("utf-8", "surrogatepass")
-            sha = hashlib.sha256(data).hexdigest()
+            data = text.encode()
+            names[path] = sha = hashlib.sha256(data).hexdigest()
             stored = self._file(path, sha)
-            if stored is None or not (_holds(stored, sha) or _write_bytes(stored, data)):
-                return None
-            names[path] = sha
+            if stored is not None and not _holds(stored, sha):
+                _replace(stored, partial(_write_to, data=data))
         self.index.used[key] = names
         return self.files(key)
 
@@ -499,21 +512,16 @@ class FileMemo:
         return self.dir / (sha + (suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ""))
 
     def save(self) -> None:
-        """Write the index of this build's keys, and remove the files no key of it names that
-        no build has used for :data:`UNUSED_KEPT` seconds (another build of the same site, of
-        another state of its library, may be about to copy them)."""
+        """Write the index of this build's keys, and remove the files no build has used for
+        :data:`UNUSED_KEPT` seconds (this build's are written or touched as it uses them):
+        not at once, as another build of the same site, with its library in another state,
+        may be about to copy one."""
         self.index.save()
-        if self.dir is None or not self.dir.is_dir():
-            return
-        keep = {f for names in self.index.used.values() for path, sha in names.items()
-                if (f := self._file(str(path), str(sha))) is not None}
         cutoff = time.time() - UNUSED_KEPT
-        for old in self.dir.iterdir():
-            try:
-                if old not in keep and old.is_file() and old.stat().st_mtime < cutoff:
+        for old in self.dir.iterdir() if self.dir is not None and self.dir.is_dir() else ():
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if old.stat().st_mtime < cutoff:
                     old.unlink()
-            except OSError:
-                pass  # gone already, or not ours to remove
 
 
 def _holds(path: Path, sha: str) -> bool:
@@ -521,23 +529,6 @@ def _holds(path: Path, sha: str) -> bool:
     never held whole)."""
     try:
         with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest() == sha
+            return hashlib.file_digest(f, hashlib.sha256).hexdigest() == sha
     except OSError:
         return False
-
-
-def _write_bytes(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` atomically; False where it cannot be written."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError:
-        return False
-    return True
