@@ -87,6 +87,14 @@ def test_the_three_engines_build_the_same_pages(three_builds: dict[str, Path]) -
         assert (site / "claims.json").exists()
 
 
+def test_the_three_engines_publish_the_same_downloads(three_builds: dict[str, Path]) -> None:
+    """The downloads, kept as files in the cache and copied by each engine, byte for byte."""
+    made = {engine: {p.relative_to(site): p.read_bytes() for p in (site / "downloads").rglob("*.*")}
+            for engine, site in three_builds.items()}
+    assert len(made["mkdocs"]) >= 6 and made["mkdocs"] == made["properdocs"] == made["zensical"]
+    assert b"@article{review2020," in made["mkdocs"][Path("downloads/references.bib")]
+
+
 def test_zensical_links_resolve_like_mkdocs(three_builds: dict[str, Path]) -> None:
     def links(site: Path) -> list[str]:
         html = (site / "claims" / "band-stretch" / "index.html").read_text(encoding="utf-8")
