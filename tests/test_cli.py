@@ -651,3 +651,31 @@ def test_the_command_exits_with_the_code_of_what_it_ran(monkeypatch: pytest.Monk
         assert exc.value.code == 3 and gc.get_freeze_count() > frozen
     finally:
         gc.unfreeze()
+
+
+def test_a_site_without_claims_or_generated_pages_builds_without_the_page_builders(tmp_path: Path) -> None:
+    """The citation layer alone (``generate_pages: false``) on a site without claims: a build
+    imports neither the page builders nor the appraisal modules (the plugin's own settings
+    do not bring them in), and writes an empty claims.json."""
+    import subprocess
+    import sys
+
+    from conftest import child_env
+
+    root = tmp_path / "site"
+    (root / "docs").mkdir(parents=True)
+    (root / "references").mkdir()
+    (root / "references" / "lib.bib").write_text("@article{a1, author={Ames, Ann}, title={One}, journal={J}, "
+                                                 "year={2020}}\n", encoding="utf-8")
+    (root / "docs" / "index.md").write_text("# Home\n\nAs shown [@a1].\n", encoding="utf-8")
+    (root / "mkdocs.yml").write_text("site_name: S\nplugins:\n  - evidencekb:\n      generate_pages: false\n"
+                                     "markdown_extensions:\n  - evidencekb\n", encoding="utf-8")
+    modules = ("evidencekb.pages", "evidencekb.figures", "evidencekb.exports") + APPRAISAL
+    code = ("import json, sys\nfrom mkdocs.commands.build import build\nfrom mkdocs.config import load_config\n"
+            f"build(load_config({str(root / 'mkdocs.yml')!r}, site_dir={str(tmp_path / 'out')!r}))\n"
+            f"print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env(),
+                         cwd=root)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert json.loads((tmp_path / "out" / "claims.json").read_text(encoding="utf-8")) == {"version": 2, "claims": []}
+    assert "Ames" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")

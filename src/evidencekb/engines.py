@@ -26,8 +26,7 @@ import yaml
 
 from .claims import split_front_matter
 from .diagnostics import ORDER, Diagnostic, Severity
-from .pages import CLAIM_BOOST, TABS_EXTENSION
-from .safe import front_matter
+from .safe import CLAIM_BOOST, TABS_EXTENSION, front_matter
 from .site import Project, Site, config_loader, formatters
 
 __all__ = ["stage", "build", "serve", "staging_dir", "EngineError"]

@@ -13,7 +13,6 @@ engine does not rewrite links in raw HTML.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +28,18 @@ from .later import Later
 from .mcid import Mcid
 from .render import author_short, identifier_links
 from .rob import RISK_LABELS, Judgement
-from .safe import Markup, block, escape, front_matter, json_script, markdown_html, slot, title_text
+from .safe import (
+    REFERENCE_BOOST,
+    Markup,
+    block,
+    claims_document,
+    escape,
+    front_matter,
+    json_script,
+    markdown_html,
+    slot,
+    title_text,
+)
 from .screening import Log, flow, merge_flows
 from .urls import Urls
 
@@ -278,9 +288,6 @@ def _how_judged(c: Claim, bib: Bibliography, ap: Appraisal) -> Markup:
 
 # --- claim pages ------------------------------------------------------------------------------
 
-#: Search ranking (Material's search boost): claim pages first, reference pages last.
-CLAIM_BOOST, REFERENCE_BOOST = 4, 0.3
-
 NOT_ADVICE = ("General information about research evidence, not medical advice. For your own situation, talk to a "
               "qualified health professional.")
 
@@ -419,10 +426,6 @@ def _pre(text: str, cls: str = "", accessed: str = "") -> Markup:
     return Markup(f'<pre class="ekb-copy{(" " + cls) if cls else ""}" data-search-exclude{attr}><code>'
                   f"{escape(text)}</code></pre>")
 
-
-#: The Markdown extension that makes :func:`tabs` tabs, and its settings; added to a site's
-#: configuration that lacks it (without it, a page would show the tabs' slots as code).
-TABS_EXTENSION = ("pymdownx.tabbed", {"alternate_style": True})
 
 
 def tabs(texts: Mapping[str, str], accessed: str = "") -> str:
@@ -728,7 +731,7 @@ def claims_json(claims: Sequence[Claim], bib: Bibliography, formatter: Formatter
             "history": [{"date": h.date, "change": h.change, "reason": h.reason} for h in c.history],
             "evidence": evidence,
         })
-    return json.dumps({"version": 2, "claims": records}, ensure_ascii=False, indent=2)
+    return claims_document(records)
 
 
 def changes_page(claims: Sequence[Claim], urls: Urls, limit: int = 50) -> str:

@@ -30,7 +30,7 @@ from .csl import StyleError, get_style
 from .diagnostics import ORDER, Diagnostic, Severity, diag
 from .later import Later
 from .markdown_ext import CitationContext
-from .pages import CLAIM_BOOST, TABS_EXTENSION
+from .safe import CLAIM_BOOST, TABS_EXTENSION
 from .site import Options, Project, Site, formatters
 
 log = get_plugin_logger(__name__)

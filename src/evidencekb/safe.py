@@ -22,6 +22,14 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+#: Search ranking (Material's and Zensical's search boost): claim pages first, reference
+#: pages last.
+CLAIM_BOOST, REFERENCE_BOOST = 4, 0.3
+#: The Markdown extension that makes the generated pages' tabs (:func:`evidencekb.pages.tabs`),
+#: and its settings; added to a site's configuration that lacks it (without it, a page
+#: would show the tabs' slots as code).
+TABS_EXTENSION = ("pymdownx.tabbed", {"alternate_style": True})
+
 __all__ = ["Markup", "escape", "slot", "decode_slots", "markdown_html", "json_script", "title_text",
            "safe_href", "SLOT_RE"]
 
@@ -103,6 +111,12 @@ def title_text(text: str) -> str:
     (Material does both), so the title MkDocs and Zensical read must already be
     escaped HTML; the reader sees the original characters."""
     return str(escape(re.sub(r"\s+", " ", text).strip()))
+
+
+def claims_document(records: list[dict[str, Any]]) -> str:
+    """``claims.json``: the claim records (see :func:`evidencekb.pages.claims_json`) in the
+    document whose schema the 'Data' page gives."""
+    return json.dumps({"version": 2, "claims": records}, ensure_ascii=False, indent=2)
 
 
 def front_matter(**fields: Any) -> str:

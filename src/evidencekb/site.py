@@ -355,11 +355,11 @@ class Site:
         the formatted entries of the reference pages and the bibliography are tokens ``later``
         fills when each page is written; and a download the cache lacks is made while the
         build goes on: a function that gives its file or text (see :meth:`_downloads`)."""
-        from . import pages
         opts = self.project.options
         out: dict[str, Any] = {}
         if not opts.generate_pages:
             return out
+        from . import pages
         bib, ap, urls = self.bib, self.appraisal(formatter), self.urls
         fmts = {s: formatter(s) if later is None else later.formatter(formatter(s), bib.entries) for s in opts.styles}
         def page(key: str) -> str:
@@ -443,6 +443,9 @@ class Site:
             memo.save()
 
     def claims_json(self, formatter: Callable[[str], Any]) -> str:
+        if not self.claims:  # nothing to resolve: the page builders are not needed
+            from .safe import claims_document
+            return claims_document([])
         from . import pages
         return pages.claims_json(self.claims, self.bib, formatter(self.project.options.style), self.appraisal(formatter),
                                  self.urls, self.base_url + "/")
@@ -468,8 +471,13 @@ class Site:
     def page_markdown(self, src: str, markdown: str, formatter: Callable[[str], Any]) -> str:
         """A docs page's Markdown as the site shows it: claim pages get their record around
         their discussion, the article its claim markers, the claims index its list."""
-        from . import pages
         claim = self.claim_for(src)
+        opts = self.project.options
+        index = f"{opts.claims_dir.strip('/')}/index.md"
+        if (claim is None and not (src == opts.article and self.claims) and src != index
+                and "<!-- reviewers -->" not in markdown and "<!-- verdicts -->" not in markdown):
+            return markdown  # a page with nothing to add: the page builders are not needed
+        from . import pages
         if claim is not None:
             return (pages.claim_header(claim, self.bib, self.appraisal(formatter), self.urls, self._json_ld(claim),
                                        self._handout(claim, formatter))
@@ -477,10 +485,9 @@ class Site:
                                                     pages.downloads_block(self._download_prefix(src, claim.slug),
                                                                           len({it.ref for it in claim.evidence})),
                                                     self.project.options.reviewers))
-        opts = self.project.options
         if src == opts.article and self.claims:
             return pages.annotate_article(markdown, self.claims, lambda slug: _md_link(src, self.urls.claim(slug)))
-        if src == f"{opts.claims_dir.strip('/')}/index.md" and "<!-- claims -->" in markdown:
+        if src == index and "<!-- claims -->" in markdown:
             return markdown.replace("<!-- claims -->", pages.claims_index_page(self.claims, self.urls))
         if "<!-- reviewers -->" in markdown:  # who reviewed, from configuration (the methods page)
             markdown = markdown.replace("<!-- reviewers -->", pages.reviewers_block(opts.reviewers))
