@@ -322,16 +322,23 @@ def test_a_build_lets_go_of_its_formatted_entries_before_the_search_index(tmp_pa
 
     def search_post_build(self: SearchPlugin, *, config: object) -> None:
         ours = config.plugins["evidencekb"]  # type: ignore[attr-defined]
-        seen.append((len(ours.formatter._made), ours.ctx, ours.later))
+        seen.append((len(ours.formatter._made), ours.ctx.results, ours.ctx.formatter.store, ours.later))
         real(self, config=config)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SearchPlugin, "on_post_build", search_post_build)
     monkeypatch.chdir(work)
     built = []
     for name in ("first", "again"):
-        build(load_config(str(work / "mkdocs.yml"), site_dir=str(tmp_path / name)))
+        config = load_config(str(work / "mkdocs.yml"), site_dir=str(tmp_path / name))
+        build(config)
         built.append({p.relative_to(tmp_path / name): p.read_bytes() for p in (tmp_path / name).rglob("*.html")})
-    assert seen == [(0, None, None), (0, None, None)]
+    assert seen == [(0, {}, None, None), (0, {}, None, None)]
+    # A page another plugin renders afterwards, with the site's extensions, still gets its citations.
+    import markdown
+
+    later = markdown.Markdown(extensions=config.markdown_extensions, extension_configs=config.mdx_configs)
+    html = later.convert("As shown [@review2020].")
+    assert "review2020" in html and "[@review2020]" not in html
     assert built[0] == built[1] and any(p.parts[0] == "references" for p in built[0])
     f = sitemod.formatters(work / ".cache" / "evidencekb")
     assert f._made == {}

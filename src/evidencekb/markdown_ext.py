@@ -85,6 +85,14 @@ class CitationContext:
         self._cite_open = f"<!--evidencekb-cite-{nonce}:"
         self._cite_close = f"<!--/evidencekb-cite-{nonce}-->"
 
+    def release(self) -> None:
+        """Let go of what this build's pages left (their citations, the formatter and what it
+        formatted): a page rendered after this formats what it cites again."""
+        self.results.clear()
+        self.last = None
+        self.formatter = Formatter(self.style)
+        self.__dict__.pop("_cards", None)
+
     @property
     def cards(self) -> Cards:
         """What pages show of each cited entry, shared by the pages of this build."""

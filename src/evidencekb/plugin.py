@@ -245,8 +245,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.formatter.release()
         self.later = None
         if self.ctx is not None:
-            config.mdx_configs.get("evidencekb", {}).pop("context", None)
-            self.ctx = None
+            self.ctx.release()
         out = Path(config.site_dir) / "claims.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".json.tmp")
