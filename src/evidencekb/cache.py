@@ -25,7 +25,8 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import lru_cache, partial
+from functools import lru_cache
+from operator import methodcaller
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,9 +76,10 @@ _VERSIONED_DIR = re.compile(r"downloads-([0-9a-f]+)")
 def sweep(folder: Path, keep: Iterable[Path] = ()) -> None:
     """Remove the cache files no build of this version reads: another library's index and
     entries (all ``library-*`` but ``keep``), and what another version of the package
-    formatted, scanned and made (a folder of downloads too). Run when the library is parsed again, which a new version or an
-    edited library always causes: a cache kept between CI runs does not grow with every
-    release or edit. The files of this version stay, whatever style or site wrote them."""
+    formatted, scanned and made (its folder of downloads too). Run when the library is parsed
+    again, which a new version or an edited library always causes: a cache kept between CI
+    runs does not grow with every release or edit. The files of this version stay, whatever
+    style or site wrote them."""
     kept, now = set(keep), generation()
     try:
         names = list(folder.iterdir())
@@ -91,7 +93,7 @@ def sweep(folder: Path, keep: Iterable[Path] = ()) -> None:
             stale = version is not None and version.group(1) != now
         if stale and old.is_file():
             old.unlink(missing_ok=True)
-        elif stale and old.is_dir() and _VERSIONED_DIR.fullmatch(old.name):
+        elif stale and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
 
 
@@ -173,10 +175,10 @@ def _write_body(path: Path, body: Iterable[bytes]) -> None:
     _replace(path, fill)
 
 
-def _replace(path: Path, fill: Callable[[Any], Any]) -> None:
+def _replace(path: Path, fill: Callable[[Any], Any]) -> bool:
     """Put at ``path`` the file ``fill`` writes into (an open binary file), atomically: a
-    reader sees the old file or the whole new one. Where it cannot be written (a read-only
-    checkout), nothing: the build goes on without the cache."""
+    reader sees the old file or the whole new one. False where it cannot be written (a
+    read-only checkout): the build goes on without the cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -188,11 +190,8 @@ def _replace(path: Path, fill: Callable[[Any], Any]) -> None:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError:
-        pass
-
-
-def _write_to(f: Any, data: bytes) -> None:
-    f.write(data)
+        return False
+    return True
 
 
 def _load(paths: list[Path], root: Path, blobs: Path | None, workers: int = 0) -> bibmod.Bibliography:
@@ -446,7 +445,6 @@ class TextMemo:
             self.data = dict(self.used)
 
 
-
 #: Seconds a file kept by :class:`FileMemo` stays after the last build that used it.
 UNUSED_KEPT = 3600
 
@@ -475,26 +473,30 @@ class FileMemo:
                 self.index.used.pop(key, None)
                 return None
             out[str(path)] = stored
-        for stored in out.values():
-            with contextlib.suppress(OSError):
-                os.utime(stored)  # used now: another build's save leaves it (see save)
-        self.index.used[key] = names
-        return out
+        return self._use(key, names, out)
 
     def put(self, key: str, texts: Mapping[str, str]) -> dict[str, Path] | None:
         """Keep ``texts`` (paths in the site -> text) as ``key``'s files; None when they could
         not be written (no cache, a read-only one)."""
         if self.dir is None:
             return None
-        names = {}
+        names, out = {}, {}
         for path, text in texts.items():
             data = text.encode()
             names[path] = sha = hashlib.sha256(data).hexdigest()
-            stored = self._file(path, sha)
-            if stored is not None and not _holds(stored, sha):
-                _replace(stored, partial(_write_to, data=data))
+            out[path] = stored = self.dir / self._name(path, sha)
+            if not (_holds(stored, sha) or _replace(stored, methodcaller("write", data))):
+                return None
+        return self._use(key, names, out)
+
+    def _use(self, key: str, names: dict[str, str], out: dict[str, Path]) -> dict[str, Path]:
+        """Record ``key``'s files as this build's, and touch them: another build's
+        :meth:`save` leaves them."""
+        for stored in out.values():
+            with contextlib.suppress(OSError):
+                os.utime(stored)
         self.index.used[key] = names
-        return self.files(key)
+        return out
 
     def made(self, key: str, names: Mapping[str, str]) -> dict[str, Path] | None:
         """Record the files another process stored for ``key`` with :meth:`put` (``names``:
@@ -506,10 +508,16 @@ class FileMemo:
         return dict(self.index.used.get(key) or {})
 
     def _file(self, path: str, sha: str) -> Path | None:
+        """Where the file of ``path`` with bytes hashing to ``sha`` is kept; None for anything
+        but a SHA-256 (the index may come from elsewhere)."""
         if self.dir is None or not re.fullmatch(r"[0-9a-f]{64}", sha):
             return None
+        return self.dir / self._name(path, sha)
+
+    @staticmethod
+    def _name(path: str, sha: str) -> str:
         suffix = Path(path).suffix
-        return self.dir / (sha + (suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ""))
+        return sha + (suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else "")
 
     def save(self) -> None:
         """Write the index of this build's keys, and remove the files no build has used for

@@ -427,7 +427,6 @@ def _pre(text: str, cls: str = "", accessed: str = "") -> Markup:
                   f"{escape(text)}</code></pre>")
 
 
-
 def tabs(texts: Mapping[str, str], accessed: str = "") -> str:
     """Tabs of copyable text (the theme's tabbed blocks; the text is in slots)."""
     out = []

@@ -362,6 +362,7 @@ class Site:
         from . import pages
         bib, ap, urls = self.bib, self.appraisal(formatter), self.urls
         fmts = {s: formatter(s) if later is None else later.formatter(formatter(s), bib.entries) for s in opts.styles}
+
         def page(key: str) -> str:
             return pages.reference_page(bib.entries[key], bib, self.claims, fmts, ap, urls)
 
@@ -473,12 +474,10 @@ class Site:
         their discussion, the article its claim markers, the claims index its list."""
         claim = self.claim_for(src)
         opts = self.project.options
-        index = f"{opts.claims_dir.strip('/')}/index.md"
-        if (claim is None and not (src == opts.article and self.claims) and src != index
-                and "<!-- reviewers -->" not in markdown and "<!-- verdicts -->" not in markdown):
-            return markdown  # a page with nothing to add: the page builders are not needed
-        from . import pages
+        # The page builders are imported by the branches that use them: a page with nothing
+        # to add (every page of a site without claims) never loads them.
         if claim is not None:
+            from . import pages
             return (pages.claim_header(claim, self.bib, self.appraisal(formatter), self.urls, self._json_ld(claim),
                                        self._handout(claim, formatter))
                     + markdown + pages.claim_footer(claim, self._cite_this(claim, formatter),
@@ -486,12 +485,16 @@ class Site:
                                                                           len({it.ref for it in claim.evidence})),
                                                     self.project.options.reviewers))
         if src == opts.article and self.claims:
+            from . import pages
             return pages.annotate_article(markdown, self.claims, lambda slug: _md_link(src, self.urls.claim(slug)))
-        if src == index and "<!-- claims -->" in markdown:
+        if src == f"{opts.claims_dir.strip('/')}/index.md" and "<!-- claims -->" in markdown:
+            from . import pages
             return markdown.replace("<!-- claims -->", pages.claims_index_page(self.claims, self.urls))
         if "<!-- reviewers -->" in markdown:  # who reviewed, from configuration (the methods page)
+            from . import pages
             markdown = markdown.replace("<!-- reviewers -->", pages.reviewers_block(opts.reviewers))
         if "<!-- verdicts -->" in markdown and self.claims:  # the site's verdicts, counted (the home page)
+            from . import pages
             from .safe import block
 
             summary = pages.verdict_summary(self.claims, self.urls.rel(src, "evidence-map.md"))
