@@ -34,6 +34,22 @@ def test_check_reports_sorted_located_lines_and_exit_code(project: Path, capsys)
     assert out[-1] == "1 error(s), 1 warning(s)"  # beta2019 has only a URL
 
 
+def test_check_names_pages_in_folders_and_linked_pages_as_the_project_shows_paths(
+        project: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (project / "docs" / "sub" / "deeper").mkdir(parents=True)
+    (project / "docs" / "sub" / "deeper" / "page.md").write_text("A\n\n[@nokey1]\n", encoding="utf-8")
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text("[@nokey2]\n", encoding="utf-8")
+    (project / "docs" / "linked.md").symlink_to(outside)
+    (project / "docs" / "inside.md").symlink_to(project / "docs" / "sub" / "deeper" / "page.md")
+    main(["check", "--root", str(project)])
+    out = capsys.readouterr().out
+    assert "docs/sub/deeper/page.md:3:1: error unknown-citation: '@nokey1'" in out
+    # a link to a page outside the project: the link, in full
+    assert f"{(project / 'docs' / 'linked.md').as_posix()}:1:1: error unknown-citation: '@nokey2'" in out
+    assert "inside.md" not in out  # a link within the project is shown as its target (the same place)
+
+
 def test_check_clean_exits_zero_and_strict_turns_warnings_into_errors(project: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     (project / "docs" / "index.md").write_text("[@alpha2020]\n", encoding="utf-8")
     assert main(["check", "--root", str(project)]) == 0

@@ -140,6 +140,13 @@ class Cards:
         entry = self.entries[key]
         return Label(entry.year, *self._names(key, entry))
 
+    def ready(self, key: str) -> bool:
+        """Whether the entry's card is made (in this build or the store): linking to it
+        waits for no formatting."""
+        digest = self._digest(key)
+        seen = self._seen.get(key)
+        return (seen is not None and seen[0] == digest) or self.formatter.peek("card", key, digest) is not None
+
     def link(self, key: str, text: str) -> str:
         """A citation's text linked to its entry, the formatted entry as hover text."""
         card = self[key]

@@ -260,6 +260,9 @@ class Site:
         out: dict[str, list[tuple[str, int, int]]] = {}
         memo = ScanCache(self.cache_dir)
         docs = self.project.docs_dir
+        # Shown as the project shows a path (resolved, relative to the root), with the folder
+        # resolved once: the glob follows no linked folder, so only a linked page is resolved.
+        base = self.project.display(docs)
         for p in sorted(docs.rglob("*.md")) if docs.is_dir() else []:
             try:
                 text = p.read_bytes().decode("utf-8-sig", errors="replace")
@@ -267,7 +270,8 @@ class Site:
                 continue
             if "@" not in text:
                 continue
-            display = self.project.display(p)
+            rel = p.relative_to(docs).as_posix()
+            display = self.project.display(p) if p.is_symlink() else rel if base == "." else f"{base}/{rel}"
             for key, line, col in memo.get(text, scan):
                 out.setdefault(str(key), []).append((display, int(line), int(col)))
         memo.save()
