@@ -4,6 +4,7 @@
     python scripts/bench.py                      # the four sizes and the shared real libraries
     python scripts/bench.py --sizes 50x500 --runs 3
     python scripts/bench.py --profile 200x2000   # cProfile of one warm build with our plugin (--cold: the first)
+    python scripts/bench.py --instructions --sizes 50x500,200x2000   # instructions, not time (valgrind)
 
 For each size (N pages, M library entries) it generates a deterministic synthetic site:
 prose with 5-15 citations per page in every syntax form, and a library of realistic
@@ -33,6 +34,7 @@ import compileall
 import importlib.util
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -323,6 +325,52 @@ print(ours / st.total_tt)
         return float(out.stdout.strip().splitlines()[-1])
 
 
+#: How instructions are counted: cachegrind without its cache simulation, following every
+#: process a build starts (a worker's share counts too), each reporting its own total.
+VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
+            "--cachegrind-out-file=/dev/null"]
+
+
+def instructions(root: Path, cfg: str) -> int:
+    """Instructions one build executes, summed over its processes: unlike time, the count
+    does not move with the machine's load, so one build tells what several timed ones blur."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    cmd = [*VALGRIND, sys.executable, "-m", "mkdocs", "build", "-q", "-f", cfg, "-d", f"site-{cfg}"]
+    out = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    counts = [int(m.group(1).replace(",", "")) for m in re.finditer(r"^==\d+== I\s+refs:\s+([\d,]+)", out.stderr, re.M)]
+    if out.returncode != 0 or not counts:
+        raise SystemExit(f"command failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
+    return sum(counts)
+
+
+def bench_instructions(n: int, m: int) -> dict[str, int]:
+    """Instructions of one warm build of each configuration (each after a build that fills
+    its cache): the plain source, the citation layer, the default configuration and its
+    output as static Markdown."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        make_site(root, n, m)
+        for cfg in ("plain.yml", "ours.yml", "mkdocs.yml"):
+            build(root, cfg)
+        make_static(root)
+        build(root, "static.yml")
+        return {name: instructions(root, cfg) for name, cfg in
+                (("plain", "plain.yml"), ("layer", "ours.yml"), ("static", "static.yml"), ("default", "mkdocs.yml"))}
+
+
+def print_instructions(sizes: list[tuple[int, int]]) -> None:
+    print("Instructions executed by one warm build, in billions (valgrind's cachegrind, every process of "
+          "the build; targets: the layer ≤ 1.10× the plain build, the default configuration ≤ 1.25× its "
+          "output as static Markdown):\n")
+    print("| pages | entries | plain source | citation layer | layer / plain | static output | default "
+          "configuration | default / static |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, m in sizes:
+        c = bench_instructions(n, m)
+        print(f"| {n} | {m} | {c['plain'] / 1e9:.3f} | {c['layer'] / 1e9:.3f} | {c['layer'] / c['plain']:.3f} | "
+              f"{c['static'] / 1e9:.3f} | {c['default'] / 1e9:.3f} | {c['default'] / c['static']:.3f} |", flush=True)
+
+
 def compile_package() -> None:
     """Compile evidencekb's bytecode, as ``pip install`` does for every installed package.
 
@@ -347,8 +395,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--default", action="store_true", help="with --profile: the default configuration")
     ap.add_argument("--no-zensical", action="store_true", help="skip the Zensical builds")
     ap.add_argument("--no-corpora", action="store_true", help="skip `evidencekb check` on the shared real libraries")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count the instructions of one warm build of each configuration at --sizes instead "
+                         "of timing them (needs valgrind; some 50 times slower than a build)")
     args = ap.parse_args(argv)
     compile_package()
+    if args.instructions:
+        if shutil.which(VALGRIND[0]) is None:
+            print("valgrind is not installed (apt-get install valgrind): instructions cannot be counted.",
+                  file=sys.stderr)
+            return 2
+        print_instructions([(int(n), int(m)) for n, m in (size.split("x") for size in args.sizes.split(","))])
+        return 0
     if args.profile:
         n, m = map(int, args.profile.split("x"))
         profile(n, m, args.cold, "mkdocs.yml" if args.default else "ours.yml")
