@@ -143,9 +143,7 @@ class Cards:
     def ready(self, key: str) -> bool:
         """Whether the entry's card is made (in this build or the store): linking to it
         waits for no formatting."""
-        digest = self._digest(key)
-        seen = self._seen.get(key)
-        return (seen is not None and seen[0] == digest) or self.formatter.peek("card", key, digest) is not None
+        return self.formatter.peek("card", key, self._digest(key)) is not None  # made here or in the store
 
     def link(self, key: str, text: str) -> str:
         """A citation's text linked to its entry, the formatted entry as hover text."""
