@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,10 +244,11 @@ _ABBR_SPANS = re.compile(r'(<(?:span|p) class="ekb-(?:quote|finding)">|<blockquo
 
 def _page_abbreviations(md: Markdown) -> dict[str, str]:
     """The abbreviations defined for this page (``*[ITB]: ...``) by the ``abbr`` extension."""
-    from markdown.extensions.abbr import AbbrExtension
-
+    abbr = sys.modules.get("markdown.extensions.abbr")  # loaded wherever a page can define any
+    if abbr is None:
+        return {}
     for ext in md.registeredExtensions:
-        if isinstance(ext, AbbrExtension):
+        if isinstance(ext, abbr.AbbrExtension):
             found: dict[str, str] = getattr(ext, "abbrs", {})  # filled as the page's definitions are read
             return {k: v for k, v in found.items() if k and v}
     return {}
