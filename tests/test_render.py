@@ -369,33 +369,6 @@ def test_a_deferred_page_is_converted_before_any_entry_is_formatted(style: str, 
     assert complete and restored == direct
 
 
-@pytest.mark.parametrize("style", ["apa", "american-medical-association"])
-def test_a_citation_whose_entries_are_formatted_is_rendered_once(style: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In a build after the first every entry is formatted before pages convert: a deferred
-    citation's full markup is made at conversion and kept, and writing the page renders only
-    those whose entries were not ready; either way the page is the one rendered at once."""
-    from evidencekb import markdown_ext
-
-    text = "@two2018 says [@anon2020; @alpha2020, p. 3]. [-@zed2019] and @anon2020 too [@nosuch].\n"
-    ctx = CitationContext(load_text([("t.bib", EXTRA)]), style)
-    ctx.cards["anon2020"], ctx.cards["two2018"]  # formatted already; alpha2020 and zed2019 not
-    ctx.deferred, ctx.page = True, "p.md"
-    md = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": ctx}})
-    marked = md.convert(text)
-    result = ctx.results["p.md"]
-    assert "citation-link" not in marked  # the page's text is the visible text either way
-    kept = [m is not None for m in result.markup]
-    assert kept == [True, False, False, True, True]  # [@nosuch] links to nothing
-    rendered: list[str] = []
-    real = markdown_ext.render_cluster
-    monkeypatch.setattr(markdown_ext, "render_cluster", lambda c, *a, **k: rendered.append(c.source) or real(c, *a, **k))
-    restored, complete = ctx.restore(marked, result)
-    assert rendered == ["[@anon2020; @alpha2020, p. 3]", "[-@zed2019]"]
-    fresh = CitationContext(load_text([("t.bib", EXTRA)]), style)
-    direct = markdown.Markdown(extensions=["evidencekb"], extension_configs={"evidencekb": {"context": fresh}}).convert(text)
-    assert complete and restored == direct
-
-
 def test_a_label_is_the_card_once_the_card_is_made() -> None:
     from evidencekb.csl import Formatter, get_style
     from evidencekb.render import Card, Cards, Label

@@ -140,11 +140,6 @@ class Cards:
         entry = self.entries[key]
         return Label(entry.year, *self._names(key, entry))
 
-    def ready(self, key: str) -> bool:
-        """Whether the entry's card is made (in this build or the store): linking to it
-        waits for no formatting."""
-        return self.formatter.peek("card", key, self._digest(key)) is not None  # made here or in the store
-
     def link(self, key: str, text: str) -> str:
         """A citation's text linked to its entry, the formatted entry as hover text."""
         card = self[key]
