@@ -145,7 +145,7 @@ PEAK = ("import atexit, runpy, sys\n"
 def run(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
     """(seconds, peak RSS in MiB) of one child process; ``cmd`` is [python, -m, module, args...];
     an exit status outside ``ok`` stops the benchmark."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    env = quiet_env()
     if cmd[1] == "-m":
         cmd = [cmd[0], "-c", PEAK, *cmd[2:]]
     # Its messages go to a file, not a pipe: a build that reports more than a pipe holds
@@ -163,8 +163,18 @@ def run(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, f
     return elapsed, (peaks[-1] if peaks else usage.ru_maxrss) / 1024
 
 
+def quiet_env() -> dict[str, str]:
+    """The environment of a measured command: MkDocs's notice about its successor is not printed."""
+    return {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+
+
+def build_cmd(cfg: str) -> list[str]:
+    """The MkDocs build of configuration ``cfg``, into a site folder of its own."""
+    return [sys.executable, "-m", "mkdocs", "build", "-q", "-f", cfg, "-d", f"site-{cfg}"]
+
+
 def build(root: Path, cfg: str) -> tuple[float, float]:
-    return run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", cfg, "-d", f"site-{cfg}"], root)
+    return run(build_cmd(cfg), root)
 
 
 def zensical_plain(root: Path) -> tuple[float, float]:
@@ -321,7 +331,7 @@ print(ours / st.total_tt)
         root = Path(tmp)
         make_site(root, n, m)
         out = subprocess.run([sys.executable, "-c", script.format(root=str(root))], capture_output=True, text=True,
-                             env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, check=True)
+                             env=quiet_env(), check=True)
         return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -334,9 +344,8 @@ VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children
 def instructions(root: Path, cfg: str) -> int:
     """Instructions one build executes, summed over its processes: unlike time, the count
     does not move with the machine's load, so one build tells what several timed ones blur."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    cmd = [*VALGRIND, sys.executable, "-m", "mkdocs", "build", "-q", "-f", cfg, "-d", f"site-{cfg}"]
-    out = subprocess.run(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd = [*VALGRIND, *build_cmd(cfg)]
+    out = subprocess.run(cmd, cwd=root, env=quiet_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     counts = [int(m.group(1).replace(",", "")) for m in re.finditer(r"^==\d+== I\s+refs:\s+([\d,]+)", out.stderr, re.M)]
     if out.returncode != 0 or not counts:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")

@@ -487,7 +487,7 @@ class Site:
                     + markdown + pages.claim_footer(claim, self._cite_this(claim, formatter),
                                                     pages.downloads_block(self._download_prefix(src, claim.slug),
                                                                           len({it.ref for it in claim.evidence})),
-                                                    self.project.options.reviewers))
+                                                    opts.reviewers))
         if src == opts.article and self.claims:
             from . import pages
             return pages.annotate_article(markdown, self.claims, lambda slug: _md_link(src, self.urls.claim(slug)))
