@@ -10,7 +10,7 @@ link targets and HTML tags.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["CiteItem", "Cluster", "parse_cluster", "parse_narrative", "CITATION_RE", "scan", "match_to_cluster"]
 
@@ -54,8 +54,7 @@ _LOCATOR = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class CiteItem:
+class CiteItem(NamedTuple):
     key: str
     prefix: str = ""
     suffix: str = ""
@@ -64,13 +63,12 @@ class CiteItem:
     suppress_author: bool = False
 
 
-@dataclass(frozen=True)
-class Cluster:
+class Cluster(NamedTuple):
     items: tuple[CiteItem, ...]
     narrative: bool = False
     line: int = 0
     col: int = 0
-    source: str = field(default="", compare=False)
+    source: str = ""
 
     @property
     def keys(self) -> list[str]:

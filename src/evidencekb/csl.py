@@ -17,10 +17,9 @@ import itertools
 import re
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from . import biblatex, latex
 from .bibliography import Entry, digest_of
@@ -446,8 +445,7 @@ def _names_of(item: dict[str, Any]) -> tuple[str, ...]:
     return tuple(n.get("literal") or n.get("family", "") for n in names[:3])
 
 
-@dataclass(frozen=True, slots=True)  # (slots: a first build holds one per cited entry)
-class Formatted:
+class Formatted(NamedTuple):
     text: str
     html: str
 

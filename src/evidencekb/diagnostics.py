@@ -7,9 +7,9 @@ or exit codes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from operator import attrgetter
+from typing import NamedTuple
 
 
 class Severity(str, Enum):
@@ -65,8 +65,7 @@ CODES: dict[str, tuple[Severity, str]] = {
 }
 
 
-@dataclass(frozen=True, order=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     """One located problem. Sorting orders by place, then code."""
 
     path: str

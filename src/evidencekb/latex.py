@@ -12,13 +12,12 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 __all__ = ["Span", "parse", "to_text", "to_html", "sentence_case", "decode"]
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     text: str
     protected: bool = False
     style: frozenset[str] = frozenset()
@@ -495,4 +494,4 @@ def sentence_case(spans: list[Span]) -> list[Span]:
     from .textcase import sentence, transform_parts
 
     texts = transform_parts([(sp.text, sp.protected) for sp in spans], sentence)
-    return [replace(sp, text=t) for sp, t in zip(spans, texts)]
+    return [sp._replace(text=t) for sp, t in zip(spans, texts)]

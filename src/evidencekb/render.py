@@ -12,6 +12,7 @@ import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import quote
 
 from .bibliography import Entry, digest_of
@@ -74,8 +75,7 @@ def _short(names: tuple[str, ...], narrative: bool) -> str:
     return names[0] + " et al."
 
 
-@dataclass(frozen=True, slots=True)  # (slots: a first build holds one per cited entry)
-class Card:
+class Card(NamedTuple):
     """What pages show of one entry in one style: worked out once, kept with its formatting."""
 
     anchor: str
@@ -94,8 +94,7 @@ class Card:
         return _short(self.names, narrative) if self.names else self.fallback
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
     """What a citation's own text needs of an entry (its names and year), without the
     formatted entry: a page's citations can be written before its entries are formatted."""
 

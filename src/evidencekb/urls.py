@@ -7,13 +7,12 @@ check``) does not import the page builders.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .bibliography import ref_slug
 
 
-@dataclass(frozen=True)
-class Urls:
+class Urls(NamedTuple):
     """Relative addresses between pages, as the engine writes them (slots hold final links)."""
 
     directory_urls: bool = True
