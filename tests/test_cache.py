@@ -215,6 +215,25 @@ def test_a_card_without_its_formatted_entry_is_stored_whole_or_made_again(tmp_pa
     assert cache.FormatCache(cdir, "apa").get(("alpha2020", digest, "card")) is None  # made again when needed
 
 
+def test_a_card_whose_names_are_not_names_is_made_again(tmp_path: Path) -> None:
+    """A damaged store whose names hold a formatted entry (a pair of texts, a tuple too)
+    does not give a card that names its entry with the entry's formatted text."""
+    bib_path, cdir = _library(tmp_path)
+    bib = cache.load_library([bib_path], tmp_path, cdir)
+    store = cache.FormatCache(cdir, "apa")
+    Cards(bib.entries, Formatter(get_style("apa"), store))["alpha2020"]
+    store.save()
+    assert store.path is not None
+    digest = bib.entries.digest("alpha2020")  # type: ignore[union-attr]
+    items = cache._read_lines(store.path)
+    assert items is not None
+    cache._write_lines(store.path, [[k, {"F": ["Alpha", "<i>Alpha</i>"]}] if k[-1] == "names" else [k, v]
+                                    for k, v in items])
+    again = cache.FormatCache(cdir, "apa")
+    assert again.get(("alpha2020", digest, "names")) == ("Alpha", "<i>Alpha</i>")  # what the damage left
+    assert again.get(("alpha2020", digest, "card")) is None
+
+
 @pytest.mark.parametrize("damage", ["flip a byte", "cut short", "not json", "foreign"])
 def test_a_damaged_format_cache_is_a_clean_miss(tmp_path: Path, damage: str) -> None:
     bib_path, cdir = _library(tmp_path)

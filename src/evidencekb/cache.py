@@ -320,7 +320,7 @@ def _decode(value: Any, data: dict[Any, Any] | None = None, key: Any = None) -> 
     if "D" in value:
         anchor, ids, year, fallback = value["D"]
         formatted, names = (data or {}).get(key[:2]), (data or {}).get((*key[:2], "names"))
-        if not isinstance(formatted, Formatted) or not isinstance(names, tuple):
+        if not isinstance(formatted, Formatted) or type(names) is not tuple:
             return None
         return Card(str(anchor), formatted, str(ids), str(year), names, str(fallback))
     return tuple(map(str, value["N"]))
