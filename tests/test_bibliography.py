@@ -688,6 +688,29 @@ def test_title_case_as_pandoc(title: str, case: str) -> None:
     assert title_case(title) == case
 
 
+def _chunks_by_character(text: str) -> list[str]:
+    """Text cut as pandoc's citeproc cuts it for case changes, a character at a time: runs
+    of letters and digits, runs of white space, every other character alone."""
+    def kind(c: str) -> int:
+        return 1 if c.isalnum() else 3 if c.isspace() else 0
+
+    out: list[str] = []
+    for c in text:
+        if out and kind(c) and kind(out[-1][-1]) == kind(c):
+            out[-1] += c
+        else:
+            out.append(c)
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",))) | st.text("aZ9_ \t\n\u00a0\u2003-./’é١²\u0301"))
+def test_case_chunks_are_those_cut_a_character_at_a_time(text: str) -> None:
+    from evidencekb.textcase import _chunks
+
+    assert _chunks(text) == _chunks_by_character(text)
+
+
 def test_fmt_keeps_string_preamble_and_comment_blocks_byte_for_byte() -> None:
     from evidencekb.bibfmt import format_text
 

@@ -13,6 +13,7 @@ behaviour differ, the behaviour of pandoc 3.9 was measured and followed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 __all__ = ["title_case", "sentence_case", "capitalize_first", "capitalize_all", "transform_parts", "sentence",
@@ -28,23 +29,13 @@ START, START_SENTENCE, AFTER_WORD_END, AFTER_WORD_CHAR, AFTER_SENTENCE_END, AFTE
 _WORD_BREAK = frozenset("-/\u2013\u2014")
 
 
-def _kind(c: str) -> int:
-    if c.isalnum():
-        return 1
-    if c.isspace():
-        return 3
-    return 0  # a mark: a chunk of its own
+#: A chunk: a run of letters and digits (``str.isalnum``: what ``\w`` matches, but for ``_``), a
+#: run of white space (``str.isspace``, as ``\s``), or any other character alone.
+_CHUNK = re.compile(r"[^\W_]+|\s+|.", re.S)
 
 
 def _chunks(text: str) -> list[str]:
-    out: list[str] = []
-    for c in text:
-        k = _kind(c)
-        if out and k and _kind(out[-1][-1]) == k:
-            out[-1] += c
-        else:
-            out.append(c)
-    return out
+    return _CHUNK.findall(text)
 
 
 def _next_state(state: int, chunk: str) -> int:
