@@ -555,7 +555,7 @@ def _patch_citeproc_xpath() -> None:
             ref = self.__dict__["_evidencekb_reference"] = self.bibliography.source[self.key]
         return ref
 
-    # These three are called hundreds of times per entry: the answer is looked up first, and
+    # These are called hundreds of times per entry: the answer is looked up first, and
     # a function to make it built only when it is not there.
     def get_root(self: Any) -> Any:
         hit = _XPATH_ANSWERS.get((self, "root element"))
@@ -571,6 +571,10 @@ def _patch_citeproc_xpath() -> None:
             hit = remembered(self, question, lambda: [found])
         return hit[0]
 
+    def get_formatter(self: Any) -> Any:  # the root looked up once, not twice
+        root = get_root(self)
+        return root.style.formatter if isinstance(root, model.Locale) else root.formatter
+
     def locale_option(self: Any, name: str) -> Any:
         options = child(self, "style-options")
         if options is None:
@@ -579,6 +583,7 @@ def _patch_citeproc_xpath() -> None:
 
     CitationItem.reference = property(reference)
     model.CitationStylesElement.get_root = get_root
+    model.CitationStylesElement.get_formatter = get_formatter
     model.SomewhatObjectifiedElement.__getattr__ = child
     model.Locale.get_option = locale_option
     model.CitationStylesElement.xpath_search = xpath_search
