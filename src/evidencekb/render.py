@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote
 
-from .bibliography import Entry, digest_of
+from .bibliography import Entry, LazyEntries, digest_of
 from .citations import CiteItem, Cluster
 from .csl import Formatted, Formatter, Style, short_names, to_plain_csl
 
@@ -115,13 +115,17 @@ class Cards:
         self.formatter = formatter
         # This build's cards by key: (digest, card).
         self._seen: dict[str, tuple[str, Card]] = {}
+        # A packed library never changes: a card seen once needs no second look at its hash.
+        self._fixed = isinstance(entries, LazyEntries)
 
     def _digest(self, key: str) -> str:
         return digest_of(self.entries, key)
 
     def __getitem__(self, key: str) -> Card:
-        digest = self._digest(key)
         seen = self._seen.get(key)
+        if seen is not None and self._fixed:
+            return seen[1]
+        digest = self._digest(key)
         if seen is None or seen[0] != digest:
             seen = self._seen[key] = (digest, self.formatter.memo("card", key, digest, lambda: self._make(key)))
         return seen[1]
@@ -195,8 +199,10 @@ def render_cluster(
 
     Without ``links`` the citation's text is the same but not linked to its entries."""
     cards = cards if cards is not None else Cards(entries, formatter)
-    known = [i for i in cluster.items if i.key in entries]
-    unknown = [i for i in cluster.items if i.key not in entries]
+    known: list[CiteItem] = []
+    unknown: list[CiteItem] = []
+    for i in cluster.items:
+        (known if i.key in entries else unknown).append(i)
     parts: list[str] = []
 
     def link(item: CiteItem, text: str) -> str:
