@@ -17,6 +17,7 @@ import pytest
 from conftest import ROOT, need, pandoc
 from pandoc_notes import CASES, EXPLAINED, INTENDED, corrected
 
+from evidencekb import forking
 from evidencekb.bibliography import Bibliography, find_bib_files, load, load_text
 from evidencekb.csl import Formatter
 
@@ -294,7 +295,6 @@ def test_a_workers_share_of_prefetching_is_what_format_gives_in_this_process(mon
 
 def _workers(monkeypatch: pytest.MonkeyPatch, cores: int) -> tuple[Bibliography, list[str]]:
     """A library to format in worker processes (from two entries on), on a machine of ``cores``."""
-    import os
     import sys
 
     from evidencekb import csl
@@ -303,7 +303,7 @@ def _workers(monkeypatch: pytest.MonkeyPatch, cores: int) -> tuple[Bibliography,
         pytest.skip("entries are formatted across processes only where the platform forks")
     bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
     monkeypatch.setattr(csl, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(forking, "usable_cores", lambda: cores)
     return bib, [k for k, e in bib.entries.items() if e.type != "xdata"]
 
 
@@ -407,14 +407,13 @@ def test_where_no_worker_can_start_entries_are_formatted_here(monkeypatch: pytes
 
 
 def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
 
     from evidencekb import csl
 
     bib, keys = _workers(monkeypatch, 1)
     assert csl.prefetch([(Formatter("apa"), keys)], bib.entries, wait=False) == 0  # no core to spare
     assert csl.prefetch([(Formatter("apa"), keys)], bib.entries) == 0  # nor a second core to use
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(forking, "usable_cores", lambda: 2)
     f = Formatter("apa")
     seen: list[int] = []
     real = csl.Background.__init__
@@ -426,7 +425,7 @@ def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(csl.Background, "__init__", init)
     assert csl.prefetch([(f, keys)], bib.entries) == len(keys)
     assert seen == [2] and f.background is None and all(f.peek("", k, bib[k].digest) for k in keys)
-    monkeypatch.setattr(os, "cpu_count", lambda: 32)  # no more than eight, however many cores
+    monkeypatch.setattr(forking, "usable_cores", lambda: 32)  # no more than eight, however many cores
     csl.prefetch([(Formatter("apa"), keys)], bib.entries)
     csl.prefetch([(Formatter("apa"), keys)], bib.entries, wait=False)
     assert seen[1:] == [8, 8]
@@ -487,9 +486,13 @@ def test_prefetching_uses_the_cores_there_are_and_starts_at_its_threshold(monkey
     bib = load([ROOT / "tests" / "tricky" / "classes.bib"], ROOT)
     keys = [k for k, e in bib.entries.items() if e.type != "xdata"][:3]
     monkeypatch.setattr(csl, "PARALLEL_MIN", 3)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)  # allowed one core of eight
+    assert Formatter("apa").prefetch(keys, bib.entries) == 0
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # a platform that does not tell
     monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one core, so no processes
     assert Formatter("apa").prefetch(keys, bib.entries) == 0
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5}, raising=False)
     assert Formatter("apa").prefetch(keys, bib.entries) == 3  # exactly the threshold
 
 

@@ -102,11 +102,9 @@ def test_a_build_formatting_in_workers_writes_the_same_site(tmp_path: Path, monk
     """A first build formats its entries in one worker process while MkDocs converts and writes
     the pages, its generated pages too (their formatted entries are put in as each is written).
     The pages it writes are those of a build formatting each entry here."""
-    import os
-
     from conftest import build_site
 
-    from evidencekb import csl
+    from evidencekb import csl, forking
 
     if not sys.platform.startswith("linux"):
         pytest.skip("entries are formatted across processes only where the platform forks")
@@ -132,7 +130,7 @@ def test_a_build_formatting_in_workers_writes_the_same_site(tmp_path: Path, monk
     monkeypatch.setattr(csl.Background, "__init__", init)
     monkeypatch.setattr(csl.Background, "wait", wait)
     monkeypatch.setattr(csl, "PARALLEL_MIN", 1)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(forking, "usable_cores", lambda: 2)
     there, _ = build_site(root, tmp_path / "there")
     # Generating pages: the site's style and the other two of the reference pages. The build
     # does not wait for them to start: a core is left to it.

@@ -892,9 +892,12 @@ def _pool(workers: int, strings: dict[str, str], packed: bool = False) -> Any:
         return None
     import multiprocessing
 
+    from .forking import forking
+
     _SHARED[:] = [strings, packed]
     try:
-        return multiprocessing.get_context("fork").Pool(workers)
+        with forking():
+            return multiprocessing.get_context("fork").Pool(workers)
     except OSError:  # a limit on processes: parsed here
         _SHARED.clear()
         return None
@@ -926,7 +929,9 @@ def loader(paths: Iterable[Path], root: Path | None = None, chunk_chars: int | N
 def parse_workers() -> int:
     """Worker processes worth starting to parse a library: one per core, at most four (the
     loading process stores what they parse meanwhile); 0 on a single core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from .forking import usable_cores
+
+    cores = usable_cores()
     return min(cores, 4) if cores > 1 else 0
 
 

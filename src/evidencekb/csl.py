@@ -1033,13 +1033,14 @@ def prefetch(
 
     Uses forked worker processes where the platform forks (Linux); elsewhere, or for a few
     entries, formats in this process as it goes."""
-    import os
     import sys
+
+    from .forking import usable_cores
 
     todo = [(f, f.missing(keys, entries)) for f, keys in jobs]
     todo = [(f, es) for f, es in todo if es]
     total = sum(len(es) for _, es in todo)
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     # Waiting, this process idles: a worker per core. Not waiting, it goes on with the build
     # and keeps a core for it.
     workers = workers or min(cores if wait else cores - 1, 8)
@@ -1080,9 +1081,12 @@ class Background:
             keys = [key for key, _ in todo]
             chunked.append([(f.style.name, keys[i:i + CHUNK]) for i in range(0, len(keys), CHUNK)])
         tasks = task_order(chunked)
+        from .forking import forking
+
         _LIBRARY[:] = [entries]
         try:
-            self._pool: Any = multiprocessing.get_context("fork").Pool(workers)
+            with forking():
+                self._pool: Any = multiprocessing.get_context("fork").Pool(workers)
         finally:
             _LIBRARY.clear()  # the workers have their copy; a pool does not fork again
         self._results = self._pool.imap(_format_chunk, tasks)

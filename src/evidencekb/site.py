@@ -652,10 +652,13 @@ def _in_background(missing: list[tuple[str, str, list[str]]], entries: Mapping[s
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from .forking import forking
+
     _DOWNLOADS_LIBRARY[:] = [entries]
     try:
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        future = pool.submit(_make_downloads, missing, cache_dir)  # forks here
+        with forking():
+            future = pool.submit(_make_downloads, missing, cache_dir)  # forks here
     except OSError:  # no process could be started: made here
         return None
     finally:
