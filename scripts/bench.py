@@ -341,11 +341,23 @@ VALGRIND = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children
             "--cachegrind-out-file=/dev/null"]
 
 
-def instructions(root: Path, cfg: str) -> int:
+def one_core() -> None:
+    """Confine the calling process (and what it starts) to one of its cores, where the
+    platform allows it (Linux, where valgrind runs)."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def instructions(root: Path, cfg: str, single: bool = False) -> int:
     """Instructions one build executes, summed over its processes: unlike time, the count
-    does not move with the machine's load, so one build tells what several timed ones blur."""
+    does not move with the machine's load, so one build tells what several timed ones blur.
+
+    A forked process's count includes what its parent executed before the fork (valgrind's
+    counters are copied with it), so a build that forks is counted on one core (``single``):
+    evidencekb then starts no worker and does all of their work in the build's own process."""
     cmd = [*VALGRIND, *build_cmd(cfg)]
-    out = subprocess.run(cmd, cwd=root, env=quiet_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = subprocess.run(cmd, cwd=root, env=quiet_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=one_core if single else None)
     counts = [int(m.group(1).replace(",", "")) for m in re.finditer(r"^==\d+== I\s+refs:\s+([\d,]+)", out.stderr, re.M)]
     if out.returncode != 0 or not counts:
         raise SystemExit(f"command failed: {' '.join(cmd)}\n{out.stderr[-2000:]}")
@@ -356,8 +368,9 @@ def bench_instructions(n: int, m: int) -> dict[str, int]:
     """Instructions of one warm build of each configuration (each after a build that fills
     its cache): the plain source, the citation layer, the default configuration and its
     output as static Markdown; then the citation layer's first build, from an empty cache,
-    its worker processes (parsing, formatting) counted with it: the work a first build adds,
-    which on a machine with fewer cores than workers is its time too."""
+    on one core, so that the work of its workers (parsing, formatting) is done and counted in
+    its own process: the work a first build adds, which on a machine with fewer cores than
+    workers is its time too."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_site(root, n, m)
@@ -368,14 +381,14 @@ def bench_instructions(n: int, m: int) -> dict[str, int]:
         counts = {name: instructions(root, cfg) for name, cfg in
                   (("plain", "plain.yml"), ("layer", "ours.yml"), ("static", "static.yml"), ("default", "mkdocs.yml"))}
         clear_cache(root)
-        counts["layer_first"] = instructions(root, "ours.yml")
+        counts["layer_first"] = instructions(root, "ours.yml", single=True)
         return counts
 
 
 def print_instructions(sizes: list[tuple[int, int]]) -> None:
     print("Instructions executed by one warm build, in billions (valgrind's cachegrind, every process of "
           "the build; targets: the layer ≤ 1.10× the plain build, the default configuration ≤ 1.25× its "
-          "output as static Markdown), and by the layer's first build with its workers (the work it adds; "
+          "output as static Markdown), and by the layer's first build on one core (all the work it adds; "
           "its time depends on the cores that share it):\n")
     print("| pages | entries | plain source | citation layer | layer / plain | static output | default "
           "configuration | default / static | layer, first build | first / plain |")
