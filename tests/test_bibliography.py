@@ -518,6 +518,25 @@ def test_workers_only_where_there_are_cores(monkeypatch: pytest.MonkeyPatch) -> 
     assert bibmod.parse_workers() == 0
 
 
+def test_workers_are_forked_with_the_heap_frozen_and_it_is_thawed_after() -> None:
+    import gc
+
+    from evidencekb.forking import forking
+
+    assert gc.get_freeze_count() == 0
+    with forking():
+        frozen = gc.get_freeze_count()
+    assert frozen > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        with forking():
+            assert gc.get_freeze_count() == mine
+        assert gc.get_freeze_count() == mine  # what the process froze itself stays frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_chunks_are_smaller_where_workers_share_them(tmp_path: Path) -> None:
     assert loader([], tmp_path).size == bibmod.CHUNK_CHARS
     assert loader([], tmp_path, workers=1).size == bibmod.CHUNK_CHARS  # one worker: parsed here

@@ -30,7 +30,11 @@ def usable_cores() -> int:
 @contextmanager
 def forking() -> Iterator[None]:
     """Around the fork of worker processes: the objects alive now stay out of their
-    garbage collectors' sight; this process's collector sees them again on leaving."""
+    garbage collectors' sight; this process's collector sees them again on leaving. Where
+    the process already keeps objects frozen (its own choice), nothing is changed."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield
