@@ -5,7 +5,8 @@ theme, their modules, the site. The worker's garbage collector would walk all of
 first full collection, and in doing so write to every object's header, which copies each
 page of shared memory into the worker. Python's documented remedy (``gc.freeze``) hides
 the objects alive at the fork from the collector; the worker keeps them hidden, and the
-building process takes them back at once, so its own collections are as before.
+building process takes them back at once (into its oldest generation), so it collects
+them as before.
 """
 
 from __future__ import annotations
