@@ -407,7 +407,6 @@ def test_where_no_worker_can_start_entries_are_formatted_here(monkeypatch: pytes
 
 
 def test_waiting_for_the_workers_keeps_no_core_back(monkeypatch: pytest.MonkeyPatch) -> None:
-
     from evidencekb import csl
 
     bib, keys = _workers(monkeypatch, 1)

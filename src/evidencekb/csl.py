@@ -1068,6 +1068,8 @@ class Background:
                  workers: int) -> None:
         import multiprocessing
 
+        from .forking import forking
+
         self.formatters: dict[str, Formatter] = {}
         self.pending: set[tuple[str, str, str]] = set()
         chunked: list[list[tuple[str, list[str]]]] = []
@@ -1081,8 +1083,6 @@ class Background:
             keys = [key for key, _ in todo]
             chunked.append([(f.style.name, keys[i:i + CHUNK]) for i in range(0, len(keys), CHUNK)])
         tasks = task_order(chunked)
-        from .forking import forking
-
         _LIBRARY[:] = [entries]
         try:
             with forking():

@@ -133,8 +133,10 @@ class Cards:
     def label(self, key: str) -> Card | Label:
         """The entry's card when it is made (in this build or the store), else its names and
         year alone: the formatted entry is not waited for."""
-        digest = self._digest(key)
         seen = self._seen.get(key)
+        if seen is not None and self._fixed:
+            return seen[1]
+        digest = self._digest(key)
         if seen is not None and seen[0] == digest:
             return seen[1]
         card = self.formatter.peek("card", key, digest)
