@@ -550,10 +550,7 @@ def _patch_citeproc_xpath() -> None:
         return calls_variable
 
     def reference(self: Any) -> Any:
-        ref = self.__dict__.get("_evidencekb_reference")
-        if ref is None:
-            ref = self.__dict__["_evidencekb_reference"] = self.bibliography.source[self.key]
-        return ref
+        return self.bibliography.source[self.key]
 
     # These are called hundreds of times per entry: the answer is looked up first, and
     # a function to make it built only when it is not there.
@@ -581,7 +578,9 @@ def _patch_citeproc_xpath() -> None:
             raise IndexError
         return options.get(name, self._default_options[name])
 
-    CitationItem.reference = property(reference)
+    kept = cached_property(reference)  # in the item's own __dict__: no call once looked up
+    kept.__set_name__(CitationItem, "reference")
+    CitationItem.reference = kept
     model.CitationStylesElement.get_root = get_root
     model.CitationStylesElement.get_formatter = get_formatter
     model.SomewhatObjectifiedElement.__getattr__ = child
@@ -615,6 +614,151 @@ def _patch_citeproc_default_name() -> None:
 
     model.Names.process = process
     model.Names._evidencekb_default_name = True
+# pragma: no mutate end
+
+
+#: citeproc-py's normalize_seam and the one that replaces it (once replaced).
+_SEAMS: list[Any] = []
+#: The formatting attributes of CSL's formatting elements (citeproc-py's ``Formatted``).
+_FORMATTING = ("font-style", "font-variant", "font-weight", "text-decoration", "vertical-align")
+
+
+# pragma: no mutate start
+def _patch_citeproc_static() -> None:
+    """citeproc-py works out, for every element it renders and every entry, what the style's
+    tree alone decides: an element's formatting (five lookups of the formatter through the
+    tree's root, then five attributes, for elements that have none), its affixes, whether it
+    quotes (the locale's punctuation-in-quote option looked up even where nothing is
+    quoted), a condition's types and variables (split and lower-cased again), a macro
+    (its query written again), a name's inherited options (an ancestor query each); and
+    where two pieces of text meet, it makes each side into a whole string to read the one
+    character at the seam. Each of these is now answered once per element (kept with the
+    query answers of :func:`_patch_citeproc_xpath`), an element without formatting or
+    affixes gives its text back as citeproc-py would, and a seam reads the last and first
+    characters alone. Formatting an entry takes about a fifth fewer instructions; the
+    output is unchanged (the golden tests hold it, and every entry of the real libraries in
+    ten styles formats the same). Idempotent."""
+    from citeproc import model
+    from citeproc import string as cstring
+
+    if getattr(model.CitationStylesElement, "_evidencekb_static", False):
+        return
+
+    def kept(element: Any, question: str, answer: Any) -> Any:
+        hit = _XPATH_ANSWERS.get((element, question))
+        if hit is None:
+            if len(_XPATH_ANSWERS) >= _XPATH_MAX:
+                _XPATH_ANSWERS.clear()
+            hit = _XPATH_ANSWERS[(element, question)] = [answer()]
+        return hit[0]
+
+    formats = model.Formatted.format
+
+    def format(self: Any, text: Any) -> Any:
+        if kept(self, "formats", lambda: any(a in self.attrib for a in _FORMATTING)):
+            return formats(self, text)
+        return str(text) if isinstance(text, (int, float)) else text
+
+    wraps = model.Affixed.wrap
+
+    def wrap(self: Any, text: Any) -> Any:
+        # No affix: citeproc-py's '' + text + '' is the text itself (each of its string
+        # types gives itself back for an empty string on either side).
+        if text is None or kept(self, "affixed", lambda: "prefix" in self.attrib or "suffix" in self.attrib):
+            return wraps(self, text)
+        return text
+
+    quotes = model.Quoted.quote
+
+    def quote(self: Any, text: Any) -> Any:
+        # citeproc-py reads punctuation-in-quote here but never uses it.
+        return quotes(self, text) if self.get("quotes", "false").lower() == "true" else text
+
+    def words(self: Any, attribute: str, lower: bool = False) -> list[str]:
+        return kept(self, "words " + attribute,  # type: ignore[no-any-return]
+                    lambda: [w.lower() if lower else w for w in self.get(attribute).split()])
+
+    def if_type(self: Any, item: Any) -> list[bool]:
+        kind = item.reference.type
+        return [t == kind for t in words(self, "type", lower=True)]
+
+    def if_variable(self: Any, item: Any) -> list[bool]:
+        ref = item.reference
+        out = []
+        for word in words(self, "variable"):
+            name = word.replace("-", "_")
+            out.append("locator" in item if name == "locator" else name in ref)
+        return out
+
+    tests = (("type", lambda e, item, context: e._type(item)),
+             ("variable", lambda e, item, context: e._variable(item)),
+             ("is-numeric", lambda e, item, context: e._is_numeric(item)),
+             ("is-uncertain-date", lambda e, item, context: e._is_uncertain_date(item)),
+             ("locator", lambda e, item, context: e._locator(item)),
+             ("position", lambda e, item, context: e._position(item, context)))
+
+    def if_render(self: Any, item: Any, context: Any = None, delimiter: str = "", **kwargs: Any) -> Any:
+        # citeproc-py's If.render, the element's tests and match read once.
+        mine, match = kept(self, "tests", lambda: ([t for a, t in tests if a in self.attrib], self.get("match")))
+        results: list[Any] = []
+        for test in mine:
+            results += test(self, item, context)
+        if match == "any":
+            passed = any(results)
+        elif match == "none":
+            passed = not any(results)
+        else:
+            passed = all(results)
+        if not passed:
+            raise model.ConditionFailed
+        return self.render_children(item, context=context, delimiter=delimiter, **kwargs)
+
+    def get_macro(self: Any, name: str) -> Any:
+        root = self.get_root()
+        return kept(root, "macro " + name, lambda: root.xpath_search(f"cs:macro[@name='{name}'][1]")[0])
+
+    name_option = model.Name.get_option
+
+    def get_option(self: Any, name: str, context: Any = None, sort_options: Any = None) -> Any:
+        if sort_options is not None:  # a sort key's options come first: not the tree's alone
+            return name_option(self, name, context, sort_options)
+        within = self if context is None else context
+        return kept((self, within), "option " + name, lambda: name_option(self, name, within))
+
+    def ends(text: Any, last: bool) -> str:
+        """The last (or first) character of ``str(text)``, without making it whole."""
+        if isinstance(text, cstring.MixedString):
+            for part in reversed(text) if last else text:
+                c = ends(part, last)
+                if c:
+                    return c
+            return ""
+        s = str(text)
+        return s[-1:] if last else s[:1]
+
+    if hasattr(cstring, "normalize_seam"):  # citeproc-py 0.11
+        strip = cstring._strip_first_char
+        punctuation = cstring.SEAM_PUNCTUATION
+
+        def normalize_seam(left: Any, other: Any) -> Any:
+            last = ends(left, True)
+            first = ends(other, False) if last else ""
+            if first and last == first and (first == " " or first in punctuation):
+                return strip(other)
+            return other
+
+        _SEAMS[:] = [cstring.normalize_seam, normalize_seam]  # citeproc-py's and this one, side by side for tests
+        cstring.normalize_seam = normalize_seam
+        model.normalize_seam = normalize_seam
+    model.Formatted.format = format
+    model.Affixed.wrap = wrap
+    model.Quoted.quote = quote
+    model.If._type = if_type
+    model.If._variable = if_variable
+    model.If.render = if_render
+    model.CitationStylesElement.get_macro = get_macro
+    model.Name.get_option = get_option
+    model.CitationStylesElement._evidencekb_static = True
 # pragma: no mutate end
 
 
@@ -906,6 +1050,7 @@ class Style:
         _patch_citeproc_literal_dates()
         _patch_citeproc_xpath()
         _patch_citeproc_default_name()
+        _patch_citeproc_static()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return CitationStylesStyle(str(self.path), validate=False)
