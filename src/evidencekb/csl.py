@@ -644,18 +644,25 @@ def _patch_citeproc_static() -> None:
     if getattr(model.CitationStylesElement, "_evidencekb_static", False):
         return
 
-    def kept(element: Any, question: str, answer: Any) -> Any:
+    def kept(element: Any, question: str, answer: Any, *args: Any) -> Any:
+        """``answer(*args)``, worked out once per element (no closure is made per call)."""
         hit = _XPATH_ANSWERS.get((element, question))
         if hit is None:
             if len(_XPATH_ANSWERS) >= _XPATH_MAX:
                 _XPATH_ANSWERS.clear()
-            hit = _XPATH_ANSWERS[(element, question)] = [answer()]
+            hit = _XPATH_ANSWERS[(element, question)] = [answer(*args)]
         return hit[0]
+
+    def has_formatting(element: Any) -> bool:
+        return any(a in element.attrib for a in _FORMATTING)
+
+    def has_affixes(element: Any) -> bool:
+        return "prefix" in element.attrib or "suffix" in element.attrib
 
     formats = model.Formatted.format
 
     def format(self: Any, text: Any) -> Any:
-        if kept(self, "formats", lambda: any(a in self.attrib for a in _FORMATTING)):
+        if kept(self, "formats", has_formatting, self):
             return formats(self, text)
         return str(text) if isinstance(text, (int, float)) else text
 
@@ -664,7 +671,7 @@ def _patch_citeproc_static() -> None:
     def wrap(self: Any, text: Any) -> Any:
         # No affix: citeproc-py's '' + text + '' is the text itself (each of its string
         # types gives itself back for an empty string on either side).
-        if text is None or kept(self, "affixed", lambda: "prefix" in self.attrib or "suffix" in self.attrib):
+        if text is None or kept(self, "affixed", has_affixes, self):
             return wraps(self, text)
         return text
 
@@ -674,21 +681,19 @@ def _patch_citeproc_static() -> None:
         # citeproc-py reads punctuation-in-quote here but never uses it.
         return quotes(self, text) if self.get("quotes", "false").lower() == "true" else text
 
-    def words(self: Any, attribute: str, lower: bool = False) -> list[str]:
-        return kept(self, "words " + attribute,  # type: ignore[no-any-return]
-                    lambda: [w.lower() if lower else w for w in self.get(attribute).split()])
+    def types(element: Any) -> list[str]:
+        return [t.lower() for t in element.get("type").split()]
+
+    def variables(element: Any) -> list[str]:
+        return [v.replace("-", "_") for v in element.get("variable").split()]
 
     def if_type(self: Any, item: Any) -> list[bool]:
         kind = item.reference.type
-        return [t == kind for t in words(self, "type", lower=True)]
+        return [t == kind for t in kept(self, "types", types, self)]
 
     def if_variable(self: Any, item: Any) -> list[bool]:
         ref = item.reference
-        out = []
-        for word in words(self, "variable"):
-            name = word.replace("-", "_")
-            out.append("locator" in item if name == "locator" else name in ref)
-        return out
+        return ["locator" in item if v == "locator" else v in ref for v in kept(self, "variables", variables, self)]
 
     tests = (("type", lambda e, item, context: e._type(item)),
              ("variable", lambda e, item, context: e._variable(item)),
@@ -697,9 +702,12 @@ def _patch_citeproc_static() -> None:
              ("locator", lambda e, item, context: e._locator(item)),
              ("position", lambda e, item, context: e._position(item, context)))
 
+    def conditions(element: Any) -> tuple[list[Any], str | None]:
+        return [t for a, t in tests if a in element.attrib], element.get("match")
+
     def if_render(self: Any, item: Any, context: Any = None, delimiter: str = "", **kwargs: Any) -> Any:
         # citeproc-py's If.render, the element's tests and match read once.
-        mine, match = kept(self, "tests", lambda: ([t for a, t in tests if a in self.attrib], self.get("match")))
+        mine, match = kept(self, "conditions", conditions, self)
         results: list[Any] = []
         for test in mine:
             results += test(self, item, context)
@@ -713,9 +721,12 @@ def _patch_citeproc_static() -> None:
             raise model.ConditionFailed
         return self.render_children(item, context=context, delimiter=delimiter, **kwargs)
 
+    def macro(root: Any, name: str) -> Any:
+        return root.xpath_search(f"cs:macro[@name='{name}'][1]")[0]
+
     def get_macro(self: Any, name: str) -> Any:
         root = self.get_root()
-        return kept(root, "macro " + name, lambda: root.xpath_search(f"cs:macro[@name='{name}'][1]")[0])
+        return kept((root, name), "macro", macro, root, name)
 
     name_option = model.Name.get_option
 
@@ -723,10 +734,12 @@ def _patch_citeproc_static() -> None:
         if sort_options is not None:  # a sort key's options come first: not the tree's alone
             return name_option(self, name, context, sort_options)
         within = self if context is None else context
-        return kept((self, within), "option " + name, lambda: name_option(self, name, within))
+        return kept((self, within, name), "name option", name_option, self, name, within)
 
     def ends(text: Any, last: bool) -> str:
         """The last (or first) character of ``str(text)``, without making it whole."""
+        if isinstance(text, str):  # citeproc-py's String and NoCase too: str() of each is itself
+            return text[-1:] if last else text[:1]
         if isinstance(text, cstring.MixedString):
             for part in reversed(text) if last else text:
                 c = ends(part, last)
