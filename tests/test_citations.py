@@ -226,3 +226,17 @@ def test_a_cluster_keeps_its_source_text_and_place() -> None:
 ])
 def test_code_and_footnotes_at_their_edges(text: str, keys: list[str]) -> None:
     assert [k for c in scan(text) for k in c.keys] == keys
+
+
+def test_the_citation_pattern_is_compiled_once_for_the_markdown_extension_too() -> None:
+    """Python-Markdown's InlineProcessor compiles its pattern string with DOTALL and
+    UNICODE; the citation pattern is compiled with the same flags (DOTALL changes nothing: it
+    has no '.' outside a class), so the extension's compile is found in re's cache."""
+    from markdown import Markdown
+
+    from evidencekb.markdown_ext import _CitationPattern
+
+    assert re.compile(CITATION_RE.pattern, re.DOTALL | re.UNICODE) is CITATION_RE
+    assert "." not in re.sub(r"\\.|\[(?:\\.|[^\]])*\]", "", CITATION_RE.pattern)
+    pattern = _CitationPattern(None, Markdown())  # type: ignore[arg-type]
+    assert pattern.getCompiledRegExp() is CITATION_RE
