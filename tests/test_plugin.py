@@ -342,3 +342,32 @@ def test_a_build_lets_go_of_its_formatted_entries_before_the_search_index(tmp_pa
     assert f._made == {}
     # Without a cache they are kept nowhere else: they stay in memory for the next build.
     assert sitemod.formatters(None).release() is None
+
+
+def test_a_build_logs_ten_warnings_of_a_code_then_counts_the_rest_and_every_error(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A large library's uncited entries are thousands of warnings: the build logs the first
+    ten of each code (in order) and counts the rest, and logs and counts every error; given
+    out of order and twice, each is reported once, in order."""
+    import logging
+
+    from evidencekb.diagnostics import diag
+    from evidencekb.plugin import WARNINGS_SHOWN, EvidencePlugin
+
+    warnings = [diag("refs.bib", n, 1, "uncited-entry", f"no page cites 'k{n}'.") for n in range(1, 16)]
+    errors = [diag("docs/a.md", n, 2, "unknown-citation", f"'@x{n}' is not a key.") for n in (3, 1)]
+    plugin = EvidencePlugin()
+    with caplog.at_level(logging.INFO):
+        plugin._report([*reversed(warnings), *errors, *warnings[:4]])
+    lines = [r.getMessage().removeprefix("evidencekb: ") for r in caplog.records]
+    assert lines == ["docs/a.md:1:2: unknown-citation: '@x1' is not a key.",
+                     "docs/a.md:3:2: unknown-citation: '@x3' is not a key.",
+                     *(f"refs.bib:{n}:1: uncited-entry: no page cites 'k{n}'." for n in range(1, WARNINGS_SHOWN + 1)),
+                     "... and 5 more 'uncited-entry' warnings; 'evidencekb check' lists them all."]
+    assert plugin.errors == 2
+    caplog.clear()
+    already = EvidencePlugin()
+    with caplog.at_level(logging.INFO):
+        already._report(sorted(set(errors + warnings), key=lambda d: (d.path, d.line)), ordered=True)
+    assert [r.getMessage().removeprefix("evidencekb: ") for r in caplog.records] == lines
+    assert already.errors == 2

@@ -99,7 +99,7 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
         self.formatter = formatters(cache_dir)
         self.site = site = Site.load(project, cache_dir)
         self.errors = 0
-        self._report(site.check())
+        self._report(site.check(), ordered=True)
         # The entries this build lacks are formatted by worker processes while the build goes
         # on: a page's citations need only names and years, and the formatted entries of a
         # page, written or generated, are put in when it is written (on_page_context and
@@ -124,17 +124,19 @@ class EvidencePlugin(BasePlugin[EvidenceConfig]):  # type: ignore[no-untyped-cal
                 lst.append(target)
         return config
 
-    def _report(self, diags: list[Diagnostic]) -> None:
+    def _report(self, diags: list[Diagnostic], ordered: bool = False) -> None:
+        """Log ``diags`` (each once, in order; ``ordered`` when they are already, as
+        :meth:`Site.check` gives them): a line is made only for what is logged, since a
+        large library's uncited entries are thousands of warnings, ten of them shown."""
         shown: Counter[str] = Counter()
-        for d in sorted(set(diags), key=ORDER):
-            line = f"{d.path}:{d.line}:{d.col}: {d.code}: {d.message}"
+        for d in diags if ordered else sorted(set(diags), key=ORDER):
             if d.severity == Severity.ERROR:
                 self.errors += 1
-                log.error(line)
+                log.error(f"{d.path}:{d.line}:{d.col}: {d.code}: {d.message}")
             else:
                 shown[d.code] += 1
                 if shown[d.code] <= WARNINGS_SHOWN:
-                    log.info(line)
+                    log.info(f"{d.path}:{d.line}:{d.col}: {d.code}: {d.message}")
         for code, n in shown.items():
             if n > WARNINGS_SHOWN:
                 log.info(f"... and {n - WARNINGS_SHOWN} more '{code}' warnings; 'evidencekb check' lists them all.")

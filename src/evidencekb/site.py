@@ -228,7 +228,8 @@ class Site:
 
     # --- checks ---------------------------------------------------------------------------
     def check(self) -> list[Diagnostic]:
-        """Every content check, once: what the build reports and ``evidencekb check`` prints."""
+        """Every content check, once: what the build reports and ``evidencekb check`` prints,
+        each diagnostic once, in :data:`~evidencekb.diagnostics.ORDER`."""
         out = list(self.diagnostics)
         if self.claims and self.article is None and not any(d.path == self.article_display for d in out):
             out.append(diag(self.article_display, 1, 1, "claim-misquote",
