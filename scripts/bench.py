@@ -218,7 +218,10 @@ def check_times(root: Path, lib_files: list[Path], runs: int = 5) -> dict[str, f
     return out
 
 
-def bench_size(n: int, m: int, runs: int, zensical: bool) -> dict[str, Any]:
+def bench_size(n: int, m: int, runs: int, zensical: bool, layer_only: bool = False) -> dict[str, Any]:
+    """Interleaved runs of each configuration at one size; with ``layer_only``, of the plain
+    build and the citation layer's warm and first builds alone (the default configuration's
+    builds at 500 pages take minutes each, and the drift between them blurs the layer's)."""
     with (tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as tmp2,
           tempfile.TemporaryDirectory() as tmp3):
         # Each configuration with a cache of its own, as a user's; the first builds in a copy
@@ -227,23 +230,28 @@ def bench_size(n: int, m: int, runs: int, zensical: bool) -> dict[str, Any]:
         for r in (root, layer_root, cold_root):
             make_site(r, n, m)
         build(root, "plain.yml")  # warm the file system cache for all
-        build(root, "mkdocs.yml")  # the warm series start from a full cache
+        if not layer_only:
+            build(root, "mkdocs.yml")  # the warm series start from a full cache
         build(layer_root, "ours.yml")
-        make_static(root)
-        names = ("plain", "static", "default", "layer", "first_default", "first_layer")
+        if not layer_only:
+            make_static(root)
+        names = ("plain", "layer", "first_layer") if layer_only else (
+            "plain", "static", "default", "layer", "first_default", "first_layer")
         series: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
         for _ in range(runs):  # interleaved, so that drift hits all alike
             series["plain"].append(build(root, "plain.yml"))
-            series["static"].append(build(root, "static.yml"))
-            series["default"].append(build(root, "mkdocs.yml"))
+            if not layer_only:
+                series["static"].append(build(root, "static.yml"))
+                series["default"].append(build(root, "mkdocs.yml"))
             series["layer"].append(build(layer_root, "ours.yml"))
-            clear_cache(cold_root)  # an empty .cache (a fresh CI runner): every cited entry is formatted
-            series["first_default"].append(build(cold_root, "mkdocs.yml"))
+            if not layer_only:
+                clear_cache(cold_root)  # an empty .cache (a fresh CI runner): every cited entry is formatted
+                series["first_default"].append(build(cold_root, "mkdocs.yml"))
             clear_cache(cold_root)
             series["first_layer"].append(build(cold_root, "ours.yml"))
-        out: dict[str, Any] = {"series": series,
-                               "reference_pages": len(list((root / "docs-static" / "references").glob("*.md")))}
-        if zensical:
+        out: dict[str, Any] = {"series": series, "reference_pages": 0 if layer_only else
+                               len(list((root / "docs-static" / "references").glob("*.md")))}
+        if zensical and not layer_only:
             zensical_plain(root)
             clear_cache(root)
             out["z_first"] = zensical_ours(root)
@@ -413,6 +421,22 @@ def compile_package() -> None:
         compileall.compile_dir(folder, quiet=1)
 
 
+def print_default(results: list[tuple[int, int, dict[str, Any]]]) -> None:
+    """The default configuration's table."""
+    print("Default configuration, as users run it (target: warm ≤ 1.25× the same output pages built as static "
+          "Markdown; memory ≤ 1.5× the plain build):\n")
+    print("| pages | entries | reference pages | plain source | static output | evidencekb, warm | vs static output "
+          "| vs plain source | first build (empty cache) | first vs static | peak MiB plain / static / warm / first |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, m, r in results:
+        s_ = r["series"]
+        print(f"| {n} | {m} | {r['reference_pages']} | {med(s_['plain']):.2f} s | {med(s_['static']):.2f} s | "
+              f"{med(s_['default']):.2f} s | {spread(ratios(s_['default'], s_['static']))} | "
+              f"{spread(ratios(s_['default'], s_['plain']))} | {med(s_['first_default']):.2f} s | "
+              f"{spread(ratios(s_['first_default'], s_['static']))} | {peak(s_['plain']):.0f} / "
+              f"{peak(s_['static']):.0f} / {peak(s_['default']):.0f} / {peak(s_['first_default']):.0f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="50x500,200x2000,500x5000,500x20000", help="comma-separated NxM")
@@ -424,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--default", action="store_true", help="with --profile: the default configuration")
     ap.add_argument("--no-zensical", action="store_true", help="skip the Zensical builds")
     ap.add_argument("--no-corpora", action="store_true", help="skip `evidencekb check` on the shared real libraries")
+    ap.add_argument("--layer-only", action="store_true",
+                    help="time the plain build and the citation layer's warm and first builds only (no default "
+                         "configuration, static output or Zensical): more runs of the layer in the same time")
     ap.add_argument("--instructions", action="store_true",
                     help="count the instructions of one warm build of each configuration, and of the layer's "
                          "first build, at --sizes instead "
@@ -441,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         n, m = map(int, args.profile.split("x"))
         profile(n, m, args.cold, "mkdocs.yml" if args.default else "ours.yml")
         return 0
-    zensical = has_zensical() and not args.no_zensical
+    zensical = has_zensical() and not args.no_zensical and not args.layer_only
     print(f"Benchmark, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
           + (f"{args.runs} interleaved runs" if args.runs else "9 (up to 50 pages) or 5 interleaved runs")
           + "; ratios are medians, with the range over the runs in brackets.\n")
@@ -449,22 +476,12 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes.split(","):
         n, m = map(int, size.split("x"))
         runs = args.runs or (9 if n <= 50 else 5)
-        results.append((n, m, bench_size(n, m, runs, zensical)))
+        results.append((n, m, bench_size(n, m, runs, zensical, args.layer_only)))
         r = results[-1][2]  # each size as it is done: a long run that stops keeps what it measured
         print(f"{n}x{m}: " + ", ".join(f"{k} {med(v):.2f} s" for k, v in r["series"].items()),
               file=sys.stderr, flush=True)
-    print("Default configuration, as users run it (target: warm ≤ 1.25× the same output pages built as static "
-          "Markdown; memory ≤ 1.5× the plain build):\n")
-    print("| pages | entries | reference pages | plain source | static output | evidencekb, warm | vs static output "
-          "| vs plain source | first build (empty cache) | first vs static | peak MiB plain / static / warm / first |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, m, r in results:
-        s_ = r["series"]
-        print(f"| {n} | {m} | {r['reference_pages']} | {med(s_['plain']):.2f} s | {med(s_['static']):.2f} s | "
-              f"{med(s_['default']):.2f} s | {spread(ratios(s_['default'], s_['static']))} | "
-              f"{spread(ratios(s_['default'], s_['plain']))} | {med(s_['first_default']):.2f} s | "
-              f"{spread(ratios(s_['first_default'], s_['static']))} | {peak(s_['plain']):.0f} / "
-              f"{peak(s_['static']):.0f} / {peak(s_['default']):.0f} / {peak(s_['first_default']):.0f} |")
+    if not args.layer_only:
+        print_default(results)
     print("\nThe citation layer alone, generate_pages: false (target: warm ≤ 1.10× the plain build, first build "
           "≤ 1.30×):\n")
     print("| pages | entries | plain build | evidencekb, warm | ratio | first build (empty cache) | first / plain "

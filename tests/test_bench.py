@@ -46,6 +46,20 @@ def test_bench_prints_each_table_with_measured_ratios() -> None:
     assert share is not None and 0 < float(share.group(1)) < 100
 
 
+@pytest.mark.slow
+def test_the_layer_alone_is_timed_without_the_default_configurations_builds() -> None:
+    out = subprocess.run([sys.executable, str(SCRIPT), "--sizes", "3x40", "--runs", "2", "--no-corpora",
+                          "--layer-only"], capture_output=True, text=True, check=True, timeout=900,
+                         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert "Default configuration" not in out.stdout and "Zensical" not in out.stdout
+    layer = _row(out.stdout, "| 3 | 40 |", "The citation layer alone")
+    assert len(layer) == 9 and 0.2 < _ratio(layer[4]) < 20 and 0.2 < _ratio(layer[6]) < 20
+    assert re.fullmatch(r"[\d.]+ \([\d.]+–[\d.]+\)", layer[6])  # the first build's median and range of two runs
+    timed = re.search(r"^3x40: (.*)$", out.stderr, re.M)
+    assert timed is not None and [part.split()[0] for part in timed.group(1).split(", ")] == [
+        "plain", "layer", "first_layer"]  # no other configuration was built
+
+
 def test_a_build_that_reports_more_than_a_pipe_holds_is_timed_to_its_end(tmp_path: Path) -> None:
     """A timed command may write a great deal (a build listing thousands of uncited entries):
     it is timed and its peak memory read, not left waiting for a reader."""
