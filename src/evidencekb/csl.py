@@ -513,6 +513,18 @@ _XPATH_ANSWERS: dict[tuple[Any, str], list[Any]] = {}
 _XPATH_MAX = 50_000
 
 
+def _kept(element: Any, question: str, answer: Any, *args: Any) -> Any:
+    """``answer(*args)``, worked out once per style element and question (kept in
+    :data:`_XPATH_ANSWERS`, each answer in a list of one, so that None and False are kept
+    too); no closure need be made per call."""
+    hit = _XPATH_ANSWERS.get((element, question))
+    if hit is None:
+        if len(_XPATH_ANSWERS) >= _XPATH_MAX:
+            _XPATH_ANSWERS.clear()
+        hit = _XPATH_ANSWERS[(element, question)] = [answer(*args)]
+    return hit[0]
+
+
 # The citeproc-py patches below run once per process, before a mutation run forks the
 # processes that test each mutant, so mutation testing cannot reach them (docs/tools.md);
 # the golden tests hold what each of them does.
@@ -533,20 +545,15 @@ def _patch_citeproc_xpath() -> None:
     if getattr(model.CitationStylesElement, "_evidencekb_xpath", False):
         return
 
-    def remembered(element: Any, question: str, answer: Any) -> list[Any]:
-        hit = _XPATH_ANSWERS.get((element, question))
-        if hit is None:
-            if len(_XPATH_ANSWERS) >= _XPATH_MAX:
-                _XPATH_ANSWERS.clear()
-            hit = _XPATH_ANSWERS[(element, question)] = answer()
-        return hit
+    def query(element: Any, expression: str) -> list[Any]:
+        return element.xpath(expression, namespaces=element.nsmap)  # type: ignore[no-any-return]
 
     def xpath_search(self: Any, expression: str) -> list[Any]:
-        return list(remembered(self, expression, lambda: self.xpath(expression, namespaces=self.nsmap)))
+        return list(_kept(self, expression, query, self, expression))  # a copy: callers may change it
 
     def static(original: Any) -> Any:  # whether a style element renders a variable: the tree's, not the entry's
         def calls_variable(self: Any) -> bool:
-            return bool(remembered(self, "calls_variable", lambda: [original(self)])[0])
+            return bool(_kept(self, "calls_variable", original, self))
         return calls_variable
 
     def reference(self: Any) -> Any:
@@ -554,9 +561,12 @@ def _patch_citeproc_xpath() -> None:
 
     # These are called hundreds of times per entry: the answer is looked up first, and
     # a function to make it built only when it is not there.
+    def root_of(element: Any) -> Any:
+        return element.getroottree().getroot()
+
     def get_root(self: Any) -> Any:
         hit = _XPATH_ANSWERS.get((self, "root element"))
-        return (hit or remembered(self, "root element", lambda: [self.getroottree().getroot()]))[0]
+        return hit[0] if hit is not None else _kept(self, "root element", root_of, self)
 
     def child(self: Any, name: str) -> Any:  # ``element.layout``: its first child of that name
         question = "child " + name  # (no query is written so: a space ends an XPath name)
@@ -565,7 +575,7 @@ def _patch_citeproc_xpath() -> None:
             found = self.find("cs:" + name, self.nsmap)
             if found is None:  # not kept: citeproc-py adds a <name> to a <names> that lacks one
                 return None
-            hit = remembered(self, question, lambda: [found])
+            return _kept(self, question, lambda: found)
         return hit[0]
 
     def get_formatter(self: Any) -> Any:  # the root looked up once, not twice
@@ -648,15 +658,6 @@ def _patch_citeproc_static() -> None:
     if getattr(model.CitationStylesElement, "_evidencekb_static", False):
         return
 
-    def kept(element: Any, question: str, answer: Any, *args: Any) -> Any:
-        """``answer(*args)``, worked out once per element (no closure is made per call)."""
-        hit = _XPATH_ANSWERS.get((element, question))
-        if hit is None:
-            if len(_XPATH_ANSWERS) >= _XPATH_MAX:
-                _XPATH_ANSWERS.clear()
-            hit = _XPATH_ANSWERS[(element, question)] = [answer(*args)]
-        return hit[0]
-
     def has_formatting(element: Any) -> bool:
         return any(a in element.attrib for a in _FORMATTING)
 
@@ -666,7 +667,7 @@ def _patch_citeproc_static() -> None:
     formats = model.Formatted.format
 
     def format(self: Any, text: Any) -> Any:
-        if kept(self, "formats", has_formatting, self):
+        if _kept(self, "formats", has_formatting, self):
             return formats(self, text)
         return str(text) if isinstance(text, (int, float)) else text
 
@@ -675,7 +676,7 @@ def _patch_citeproc_static() -> None:
     def wrap(self: Any, text: Any) -> Any:
         # No affix: citeproc-py's '' + text + '' is the text itself (each of its string
         # types gives itself back for an empty string on either side).
-        if text is None or kept(self, "affixed", has_affixes, self):
+        if text is None or _kept(self, "affixed", has_affixes, self):
             return wraps(self, text)
         return text
 
@@ -693,11 +694,11 @@ def _patch_citeproc_static() -> None:
 
     def if_type(self: Any, item: Any) -> list[bool]:
         kind = item.reference.type
-        return [t == kind for t in kept(self, "types", types, self)]
+        return [t == kind for t in _kept(self, "types", types, self)]
 
     def if_variable(self: Any, item: Any) -> list[bool]:
         ref = item.reference
-        return ["locator" in item if v == "locator" else v in ref for v in kept(self, "variables", variables, self)]
+        return ["locator" in item if v == "locator" else v in ref for v in _kept(self, "variables", variables, self)]
 
     tests = (("type", lambda e, item, context: e._type(item)),
              ("variable", lambda e, item, context: e._variable(item)),
@@ -711,7 +712,7 @@ def _patch_citeproc_static() -> None:
 
     def if_render(self: Any, item: Any, context: Any = None, delimiter: str = "", **kwargs: Any) -> Any:
         # citeproc-py's If.render, the element's tests and match read once.
-        mine, match = kept(self, "conditions", conditions, self)
+        mine, match = _kept(self, "conditions", conditions, self)
         results: list[Any] = []
         for test in mine:
             results += test(self, item, context)
@@ -734,7 +735,7 @@ def _patch_citeproc_static() -> None:
         if context is None:
             context = self
         ref = item.reference
-        language = ref["language"][:2] if "language" in ref else kept(self.get_root(), "language", default_language,
+        language = ref["language"][:2] if "language" in ref else _kept(self.get_root(), "language", default_language,
                                                                        self.get_root())
         attrib = self.attrib
         if "variable" in attrib:
@@ -754,7 +755,7 @@ def _patch_citeproc_static() -> None:
 
     def get_macro(self: Any, name: str) -> Any:
         root = self.get_root()
-        return kept((root, name), "macro", macro, root, name)
+        return _kept((root, name), "macro", macro, root, name)
 
     name_option = model.Name.get_option
 
@@ -762,7 +763,7 @@ def _patch_citeproc_static() -> None:
         if sort_options is not None:  # a sort key's options come first: not the tree's alone
             return name_option(self, name, context, sort_options)
         within = self if context is None else context
-        return kept((self, within, name), "name option", name_option, self, name, within)
+        return _kept((self, within, name), "name option", name_option, self, name, within)
 
     def ends(text: Any, last: bool) -> str:
         """The last (or first) character of ``str(text)``, without making it whole."""
